@@ -1,0 +1,146 @@
+"""Admission: the checks every API request passes, in the contract's order.
+
+Per-address rate limit, key (401), the key's allowed networks, per-key rate
+limit, plan (403), scope, monthly quota; the first that fails answers. Once the
+key is identified, every answer (success or refusal) carries the quota and
+RateLimit header fields, so a client always sees where it stands.
+
+The RateLimit fields follow draft-ietf-httpapi-ratelimit-headers-11: a policy
+per budget (`"minute";q=60;w=60`) and, per budget, the remaining requests and
+the seconds until that budget frees up (`"minute";r=59;t=60`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from . import errors, keys, quota
+from .clock import Clock
+from .config import Settings
+from .keys import ApiKey
+from .owners import Owner
+from .quota import QuotaState
+from .ratelimit import Decision, SlidingWindowLimiter
+from .storage import Storage
+
+
+
+@dataclass
+class Admitted:
+    key: ApiKey
+    owner: Owner
+    quota: QuotaState
+    now: float
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[keys.Network]) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy.
+
+    Behind trusted proxies, X-Forwarded-For is read from the right and the
+    first address that is not itself a trusted proxy is the client; entries
+    further left were written by the client and prove nothing.
+    """
+    if not forwarded_for or not trusted or not keys.address_in(peer, trusted):
+        return peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if not keys.address_in(hop, trusted):
+            return hop
+    return peer
+
+
+class Gate:
+    def __init__(self, storage: Storage, settings: Settings, clock: Clock,
+                 limiter: SlidingWindowLimiter | None = None) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock
+        self.limiter = limiter or SlidingWindowLimiter(max_buckets=settings.max_tracked)
+
+    def admit(self, endpoint: str, *, counted: bool, scope: str, client_ip: str,
+              x_twin_key: str | None, authorization: str | None) -> Admitted:
+        now = self.clock.now()
+        by_address = self.limiter.hit(
+            ("address", endpoint, client_ip), self.settings.per_address[endpoint], now
+        )
+        if not by_address.allowed:
+            raise errors.RateLimited(
+                "Too many requests from this address; retry after the time in Retry-After.",
+                headers={"Retry-After": str(by_address.retry_after)},
+            )
+
+        plaintext = keys.presented_key(x_twin_key, authorization)
+        key = keys.verify(self.storage.get_key(keys.key_id_of(plaintext)), plaintext, now)
+        owner = self.storage.get_owner(key.owner_id)
+        if owner is None:  # the foreign key makes this impossible short of corruption
+            raise errors.InvalidApiKey("The API key is not valid.")
+        month, resets = quota.month_of(now), quota.next_reset(now)
+        minute_budget = ("key", endpoint, key.key_id)
+        limit = self.settings.per_key[endpoint]
+
+        def refuse(error: errors.ApiError, minute: Decision | None = None,
+                   used: int | None = None) -> errors.ApiError:
+            if used is None:
+                used = self.storage.used(key.key_id, month)
+            state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
+            minute = minute or self.limiter.peek(minute_budget, limit, now)
+            error.headers = {**self.headers(state, minute, now), **error.headers}
+            return error
+
+        if not keys.network_allows(key, client_ip):
+            raise refuse(errors.IpNotAllowed(
+                "Requests with this key are not allowed from this client address."
+            ))
+        minute = self.limiter.hit(minute_budget, limit, now)
+        if not minute.allowed:
+            raise refuse(errors.RateLimited(
+                "Too many requests with this key; retry after the time in Retry-After.",
+                headers={"Retry-After": str(minute.retry_after)},
+            ), minute)
+        if not owner.allows_keys(now):
+            raise refuse(errors.SubscriptionInactive(
+                "The owner's plan is not active, so this key is paused."
+            ), minute)
+        if scope not in key.scopes:
+            raise refuse(errors.InsufficientScope(
+                f"This endpoint needs the {scope} scope, which the key does not have.",
+                details={"requiredScope": scope, "keyScopes": list(key.scopes)},
+            ), minute)
+
+        if counted:
+            used = self.storage.count_request(key.key_id, month, key.monthly_quota)
+            if used is None:
+                raise refuse(errors.TierQuotaExceeded(
+                    "The key's monthly quota is used up; it resets at the start of"
+                    " next month (UTC).",
+                    headers={"Retry-After": str(resets - int(now))},
+                ), minute, used=key.monthly_quota)
+        else:
+            used = self.storage.used(key.key_id, month)
+
+        if key.last_used_at is None or now - key.last_used_at >= 60:
+            self.storage.touch_key(key.key_id, int(now))
+        state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
+        return Admitted(key=key, owner=owner, quota=state, now=now,
+                        headers=self.headers(state, minute, now))
+
+    def headers(self, state: QuotaState, minute: Decision, now: float) -> dict[str, str]:
+        month_reset = state.resets_at - int(now)
+        return {
+            "X-Twin-Quota-Limit": str(state.limit),
+            "X-Twin-Quota-Used": str(state.used),
+            "X-Twin-Quota-Remaining": str(state.remaining),
+            "RateLimit-Policy": (
+                f'"minute";q={minute.limit};w=60, "month";q={state.limit}'
+            ),
+            "RateLimit": (
+                f'"minute";r={minute.remaining};t={minute.reset},'
+                f' "month";r={state.remaining};t={month_reset}'
+            ),
+        }

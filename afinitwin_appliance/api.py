@@ -1,0 +1,444 @@
+"""The public API (/v1/public/twin), as a thin Bottle layer.
+
+Handlers are a few lines each: admission (admission.Gate) decides whether a
+request may run, the domain modules compute the answer, and this module only
+reads the request and writes the response. Every refusal is an ApiError turned
+into the contract's envelope in one place (`error_response`), and a small WSGI
+wrapper gives every response its X-Request-Id and one log line, including the
+404/405/500 answers Bottle produces itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qsl
+
+import bottle
+
+from . import errors, presets, review
+from .admission import Admitted, Gate, client_address
+from .clock import Clock, SystemClock, rfc3339
+from .config import Settings
+from .keys import READ, WRITE
+from .storage import SnapshotRecord, Storage
+
+log = logging.getLogger(__name__)
+
+BASE = "/v1/public/twin"
+JSON_TYPE = "application/json; charset=utf-8"
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SNAPSHOT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+PRESET_PARAMS = ("format", "lang", "variant", "includeNarratives", "purchaseId")
+BOOLEANS = {"true": True, "false": False}
+
+
+def dumps(obj: Any) -> bytes:
+    """JSON as the contract writes it: UTF-8 with real non-ASCII characters."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def envelope(error: errors.ApiError, request_id: str) -> bytes:
+    body: dict[str, Any] = {
+        "code": error.code,
+        "message": error.message,
+        "requestId": request_id,
+    }
+    if error.details is not None:
+        body["details"] = error.details
+    return dumps({"error": body})
+
+
+def summary(record: SnapshotRecord) -> dict[str, Any]:
+    return {
+        "id": record.snapshot_id,
+        "snapshotDate": record.snapshot_date,
+        "version": record.version,
+        "source": record.source,
+        "status": record.status,
+        "primaryLanguage": record.primary_language,
+        "languages": list(record.languages),
+        "hasNarratives": record.has_narratives,
+        "importedAt": rfc3339(record.imported_at),
+    }
+
+
+class RenderCache:
+    """Renderings by query, bounded, least recently used first out.
+
+    Snapshots never change, so a rendering stays right for ever; the cache only
+    bounds memory. Documents are cached the same way, so a repeated preset
+    costs neither a database read of the document nor a render.
+    """
+
+    def __init__(self, storage: Storage, size: int = 1024) -> None:
+        self.storage = storage
+        self.size = size
+        self._renderings: OrderedDict[tuple[Any, ...], presets.Rendering] = OrderedDict()
+        self._lock = threading.Lock()
+        self.document = functools.lru_cache(maxsize=64)(storage.snapshot_document)
+
+    def get(self, snapshot_id: str, **query: Any) -> presets.Rendering:
+        cache_key = (snapshot_id, *sorted(query.items()))
+        with self._lock:
+            hit = self._renderings.get(cache_key)
+            if hit is not None:
+                self._renderings.move_to_end(cache_key)
+                return hit
+        rendering = presets.render(self.document(snapshot_id), snapshot_id=snapshot_id, **query)
+        with self._lock:
+            self._renderings[cache_key] = rendering
+            while len(self._renderings) > self.size:
+                self._renderings.popitem(last=False)
+        return rendering
+
+
+class Api:
+    def __init__(self, storage: Storage, settings: Settings,
+                 clock: Clock | None = None) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.gate = Gate(storage, settings, self.clock)
+        self.renderings = RenderCache(storage)
+        self.trusted = settings.trusted_networks
+        self.draining = False
+        self.app = self._routes()
+
+    # -- WSGI entry: request id, draining, one log line -------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        environ["afinitwin.request_id"] = request_id
+        seen: dict[str, str] = {}
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen["status"] = status.split(" ", 1)[0]
+            headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
+            headers.append(("X-Request-Id", request_id))
+            return start_response(status, headers, exc_info)
+
+        try:
+            if self.draining:
+                return self._raw_error(
+                    errors.ServiceUnavailable(
+                        "The appliance is shutting down; retry shortly.",
+                        headers={"Retry-After": "5"},
+                    ),
+                    request_id, start,
+                )
+            return self.app(environ, start)
+        finally:
+            log.info(
+                "request id=%s key=%s %s %s status=%s ms=%.1f",
+                request_id, environ.get("afinitwin.key_id", "-"),
+                environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-"),
+                seen.get("status", "-"), (time.perf_counter() - started) * 1000,
+            )
+
+    def _raw_error(self, error: errors.ApiError, request_id: str,
+                   start: Callable[..., Any]) -> list[bytes]:
+        body = envelope(error, request_id)
+        start(f"{error.status} {bottle.HTTP_CODES.get(error.status, '')}",
+              [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body))),
+               *error.headers.items()])
+        return [body]
+
+    # -- routing ----------------------------------------------------------------
+
+    def _routes(self) -> bottle.Bottle:
+        app = bottle.Bottle(catchall=True)
+        app.config["json.enable"] = False
+        app.config["afinitwin.api"] = self
+        for status in (400, 404, 405, 413, 500):
+            app.error_handler[status] = self._bottle_error
+        app.route(f"{BASE}/health", "GET", self._endpoint("health", False, READ, self.health))
+        app.route(f"{BASE}/me", "GET", self._endpoint("me", True, READ, self.me))
+        app.route(f"{BASE}/historic", "GET", self._endpoint("historic", True, READ, self.historic))
+        app.route(f"{BASE}/snapshots/<snapshot_id:path>", "GET",
+                  self._endpoint("snapshots", True, READ, self.snapshot))
+        app.route(f"{BASE}/preset/<slug:path>", "GET",
+                  self._endpoint("preset", True, READ, self.preset))
+        app.route(f"{BASE}/life-facts", "POST", self._endpoint(
+            "life_facts", True, WRITE, functools.partial(self.submit, review.LIFE_FACT)))
+        app.route(f"{BASE}/annotations", "POST", self._endpoint(
+            "annotations", True, WRITE, functools.partial(self.submit, review.ANNOTATION)))
+        from .admin import mount  # here: the admin layer builds on this module
+
+        self.admin = mount(app, self)
+        return app
+
+    def _bottle_error(self, err: bottle.HTTPError) -> bytes:
+        """Bottle's own refusals (no route, wrong method, a crash) as envelopes."""
+        request_id = bottle.request.environ.get("afinitwin.request_id", "")
+        status = err.status_code
+        if status == 405:
+            allowed = set(err.headers.get("Allow", "GET").split(","))
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            bottle.response.set_header("Allow", ", ".join(sorted(allowed)))
+            error: errors.ApiError = errors.MethodNotAllowed(
+                f"{bottle.request.method} is not allowed here; use {', '.join(sorted(allowed))}."
+            )
+        elif status == 404:
+            error = errors.NotFound("No such route.")
+        elif status == 413:
+            error = errors.PayloadTooLarge("The request body is too large.")
+        elif status == 400:
+            error = errors.InvalidParameter("The request could not be read.")
+        else:
+            log.error("unhandled error in request %s\n%s", request_id, err.traceback or err)
+            error = errors.InternalError(
+                "Something went wrong inside the appliance; the log has this request id."
+            )
+        bottle.response.content_type = JSON_TYPE
+        bottle.response.set_header("Cache-Control", "no-store")
+        return envelope(error, request_id)
+
+    def _endpoint(self, name: str, counted: bool, scope: str,
+                  handler: Callable[..., Any]) -> Callable[..., Any]:
+        def run(**url_args: Any) -> Any:
+            request, response = bottle.request, bottle.response
+            environ = request.environ
+            request_id = environ["afinitwin.request_id"]
+            admitted: Admitted | None = None
+            try:
+                client_ip = client_address(
+                    environ.get("REMOTE_ADDR", ""),
+                    environ.get("HTTP_X_FORWARDED_FOR"), self.trusted,
+                )
+                admitted = self.gate.admit(
+                    name, counted=counted, scope=scope, client_ip=client_ip,
+                    x_twin_key=environ.get("HTTP_X_TWIN_KEY"),
+                    authorization=environ.get("HTTP_AUTHORIZATION"),
+                )
+                environ["afinitwin.key_id"] = admitted.key.key_id
+                for header, value in admitted.headers.items():
+                    response.set_header(header, value)
+                return handler(admitted, **url_args)
+            except errors.ApiError as error:
+                return self.error_response(error, request_id)
+
+        return run
+
+    def error_response(self, error: errors.ApiError, request_id: str) -> bytes:
+        response = bottle.response
+        response.status = error.status
+        response.content_type = JSON_TYPE
+        response.set_header("Cache-Control", "no-store")
+        for header, value in error.headers.items():
+            response.set_header(header, value)
+        return envelope(error, request_id)
+
+    def _json(self, obj: Any) -> bytes:
+        bottle.response.content_type = JSON_TYPE
+        bottle.response.set_header("Cache-Control", "private, no-store")
+        return dumps(obj)
+
+    # -- handlers -----------------------------------------------------------------
+
+    def health(self, ok: Admitted) -> bytes:
+        return self._json({
+            "ok": True,
+            "apiKeyId": ok.key.key_id,
+            "userId": ok.owner.owner_id,
+            "scopes": list(ok.key.scopes),
+            "serverTime": rfc3339(ok.now),
+        })
+
+    def me(self, ok: Admitted) -> bytes:
+        owner, snapshots = ok.owner, self.storage.list_snapshots(ok.owner.owner_id)
+        return self._json({
+            "apiKeyId": ok.key.key_id,
+            "keyName": ok.key.name,
+            "userId": owner.owner_id,
+            "scopes": list(ok.key.scopes),
+            "plan": {
+                "name": owner.plan_name,
+                "status": "active" if owner.plan_active(ok.now) else "lapsed",
+                "source": owner.plan_source,
+                "activeUntil": None if owner.active_until is None else rfc3339(owner.active_until),
+            },
+            "quota": {
+                "monthlyLimit": ok.quota.limit,
+                "used": ok.quota.used,
+                "remaining": ok.quota.remaining,
+                "resetsAt": rfc3339(ok.quota.resets_at),
+            },
+            "twins": {
+                "ready": sum(1 for s in snapshots if s.status == "ready"),
+                "total": len(snapshots),
+                "latest": summary(snapshots[0]) if snapshots else None,
+            },
+        })
+
+    def historic(self, ok: Admitted) -> bytes:
+        records = self.storage.list_snapshots(ok.owner.owner_id)
+        return self._json({"snapshots": [summary(r) for r in records]})
+
+    def _owned_snapshot(self, ok: Admitted, snapshot_id: str) -> SnapshotRecord:
+        record = None
+        if SNAPSHOT_ID_RE.fullmatch(snapshot_id):
+            record = self.storage.get_snapshot(snapshot_id)
+        # Another owner's snapshot gets the very same answer as a missing one,
+        # so ids cannot be probed across owners.
+        if record is None or record.owner_id != ok.owner.owner_id:
+            raise errors.SnapshotNotFound("No snapshot with this id exists for this key's owner.")
+        return record
+
+    def snapshot(self, ok: Admitted, snapshot_id: str) -> bytes:
+        record = self._owned_snapshot(ok, snapshot_id)
+        document = self.renderings.document(record.snapshot_id)
+        return self._json({
+            **summary(record),
+            "presets": list(presets.PRESETS) if record.status == "ready" else [],
+            "sections": presets.sections_present(document),
+        })
+
+    def preset(self, ok: Admitted, slug: str) -> bytes:
+        query = preset_query(bottle.request.environ.get("QUERY_STRING", ""))
+        if slug not in presets.PRESETS:
+            raise errors.PresetNotFound(
+                "No preset has this name.", details={"presets": list(presets.PRESETS)}
+            )
+        record = self._chosen_snapshot(ok, query.pop("purchaseId"))
+        rendering = self.renderings.get(record.snapshot_id, preset=slug, **query)
+
+        response = bottle.response
+        response.content_type = rendering.content_type
+        response.set_header("ETag", rendering.etag)
+        response.set_header("Cache-Control", "private, no-cache")
+        response.set_header("Vary", "X-Twin-Key, Authorization")
+        response.set_header("Content-Language", ", ".join(rendering.content_languages))
+        response.set_header("X-Twin-Snapshot-Id", record.snapshot_id)
+        if etag_matches(bottle.request.environ.get("HTTP_IF_NONE_MATCH"), rendering.etag):
+            response.status = 304
+            return b""
+        return rendering.body
+
+    def submit(self, kind: review.Kind, ok: Admitted) -> bytes:
+        items = review.validate_batch(kind, read_json_body(bottle.request.environ))
+        accepted, duplicates = self.storage.queue_for_review(
+            ok.owner.owner_id, ok.key.key_id, kind.name, items, int(ok.now)
+        )
+        bottle.response.status = 202
+        return self._json({
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "inboxUrl": self.inbox_url(bottle.request.environ),
+        })
+
+    def inbox_url(self, environ: dict[str, Any]) -> str:
+        base = self.settings.public_url.rstrip("/")
+        if not base:
+            host = environ.get("HTTP_HOST") or (
+                f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '')}"
+            )
+            base = f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+        return f"{base}/admin/#review"
+
+    def _chosen_snapshot(self, ok: Admitted, purchase_id: str | None) -> SnapshotRecord:
+        if purchase_id is not None:
+            record = self._owned_snapshot(ok, purchase_id)
+        else:
+            record = self.storage.newest_ready(ok.owner.owner_id)
+            if record is None:
+                if not self.storage.has_snapshots(ok.owner.owner_id):
+                    raise errors.NoTwinPurchased("The key's owner has no snapshot yet.")
+                raise errors.SnapshotNotReady("None of the owner's snapshots is ready yet.")
+        if record.status != "ready":
+            raise errors.SnapshotNotReady(
+                f"Snapshot {record.snapshot_id} is {record.status}, not ready.",
+                details={"snapshotId": record.snapshot_id, "status": record.status},
+            )
+        return record
+
+
+def preset_query(query_string: str) -> dict[str, Any]:
+    """Read /preset's query: unknown parameters ignored, known ones checked once."""
+    seen: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        if name in PRESET_PARAMS:
+            seen.setdefault(name, []).append(value)
+    for name, values in seen.items():
+        if len(values) > 1:
+            raise errors.InvalidParameter(
+                f"The parameter {name} was given more than once.",
+                details={"parameter": name},
+            )
+    one = {name: values[0] for name, values in seen.items()}
+
+    def pick(name: str, allowed: tuple[str, ...], default: str | None,
+             fold: bool = False) -> Any:
+        if name not in one:
+            return default
+        value = one[name].lower() if fold else one[name]
+        if value not in allowed:
+            raise errors.InvalidParameter(
+                f"The parameter {name} must be one of {', '.join(allowed)}.",
+                details={"parameter": name, "allowed": list(allowed)},
+            )
+        return value
+
+    narratives = pick("includeNarratives", tuple(BOOLEANS), "false", fold=True)
+    purchase_id = one.get("purchaseId")
+    if purchase_id is not None and not purchase_id:
+        raise errors.InvalidParameter(
+            "The parameter purchaseId must be a snapshot id.",
+            details={"parameter": "purchaseId"},
+        )
+    return {
+        "fmt": pick("format", presets.FORMATS, "json"),
+        "lang": pick("lang", presets.LANGS, None),
+        "variant": pick("variant", presets.VARIANTS, "generic"),
+        "include_narratives": BOOLEANS[narratives],
+        "purchaseId": purchase_id,
+    }
+
+
+def read_json_body(environ: dict[str, Any]) -> Any:
+    """The POST body as JSON, after the media type and size checks."""
+    media_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise errors.UnsupportedMediaType("The body must be sent as application/json.")
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    limit = review.MAX_BODY_BYTES
+    if length_text:
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise errors.InvalidBody("The Content-Length header is not a number.") from None
+        if length > limit:
+            raise errors.PayloadTooLarge(
+                f"The body is over {limit // 1024} KiB.", details={"limitBytes": limit}
+            )
+        raw = environ["wsgi.input"].read(length)
+    else:
+        raw = environ["wsgi.input"].read(limit + 1)
+        if len(raw) > limit:
+            raise errors.PayloadTooLarge(
+                f"The body is over {limit // 1024} KiB.", details={"limitBytes": limit}
+            )
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise errors.InvalidBody("The body is not valid UTF-8 JSON.") from None
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110, section 13.1.2)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))

@@ -1,0 +1,482 @@
+"""The command line: afinitwin-appliance [--config PATH] COMMAND ...
+
+Scripts drive these commands, so each one exits non-zero with a one-line
+`error: ...` on failure, `--quiet` prints only the value a script wants (an
+id, a key) on one line, and every `list` accepts `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__, admins, audit, config, logs, manage, owners
+from .api import Api, summary
+from .clock import SystemClock, parse_instant, rfc3339
+from .errors import DomainError, SnapshotInvalid
+from .storage import Storage
+
+CLOCK = SystemClock()
+DEMO_OWNER = "usr_demo"
+DEMO_CONFIG = "appliance.toml"
+
+
+class CliError(DomainError):
+    pass
+
+
+def _instant(text: str) -> int:
+    try:
+        return int(parse_instant(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="afinitwin-appliance",
+        description="The AfiniTwin B2B API v1, self-hosted.",
+    )
+    parser.add_argument(
+        "--config", metavar="PATH", default=os.environ.get("AFINITWIN_CONFIG"),
+        help="TOML configuration file (default: $AFINITWIN_CONFIG, else built-in"
+        " defaults with the database in the current folder)",
+    )
+    parser.add_argument("--version", action="version", version=version_text())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser("init", help="create the database from the configuration")
+    serve = commands.add_parser("serve", help="run the API on Waitress")
+    serve.add_argument("--host", help="override server.host")
+    serve.add_argument("--port", type=_count, help="override server.port")
+    demo = commands.add_parser(
+        "demo", help="run on a demo database with a sample twin and a printed key"
+    )
+    demo.add_argument("--dir", default="afinitwin-demo",
+                      help="folder for the demo database (default: ./afinitwin-demo)")
+    demo.add_argument("--port", type=_count, help="port to listen on (default 8080)")
+    demo.add_argument("--no-serve", action="store_true",
+                      help="prepare the demo database and exit without serving")
+    commands.add_parser("check", help="validate the configuration and the database")
+
+    owner = commands.add_parser("owner", help="manage owners and their plans")
+    owner_cmds = owner.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = owner_cmds.add_parser("add", help="add an owner; prints its id")
+    add.add_argument("--name", required=True)
+    _plan_arguments(add, plan_required=False)
+    add.add_argument("--quiet", action="store_true", help="print only the owner id")
+    listing = owner_cmds.add_parser("list", help="list owners")
+    listing.add_argument("--json", action="store_true")
+    set_plan = owner_cmds.add_parser("set-plan", help="change an owner's plan")
+    set_plan.add_argument("owner_id", metavar="ID")
+    _plan_arguments(set_plan, plan_required=True)
+
+    snapshot = commands.add_parser("snapshot", help="import and list snapshots")
+    snap_cmds = snapshot.add_subparsers(dest="action", metavar="ACTION", required=True)
+    imp = snap_cmds.add_parser("import", help="import a JSON or YAML snapshot document")
+    imp.add_argument("--owner", required=True, metavar="ID")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--quiet", action="store_true", help="print only the snapshot id")
+    slist = snap_cmds.add_parser("list", help="list snapshots")
+    slist.add_argument("--owner", metavar="ID", help="only this owner's snapshots")
+    slist.add_argument("--json", action="store_true")
+
+    key = commands.add_parser("key", help="create, list and revoke API keys")
+    key_cmds = key.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = key_cmds.add_parser("create", help="create a key; prints it once")
+    create.add_argument("--owner", required=True, metavar="ID")
+    create.add_argument("--name", required=True)
+    create.add_argument("--quota", type=_count, help="monthly quota (default from config)")
+    create.add_argument("--scope", action="append", default=[], metavar="SCOPE",
+                        help="extra scope, e.g. twin:write (twin:read is always given)")
+    create.add_argument("--expires", type=_instant, metavar="DATE",
+                        help="expiry, YYYY-MM-DD (midnight UTC) or an RFC 3339 instant")
+    create.add_argument("--allow", action="append", default=[], metavar="CIDR",
+                        help="allowed client network; repeat for several")
+    create.add_argument("--quiet", action="store_true", help="print only the key")
+    klist = key_cmds.add_parser("list", help="list keys (never their secrets)")
+    klist.add_argument("--owner", metavar="ID")
+    klist.add_argument("--json", action="store_true")
+    revoke = key_cmds.add_parser("revoke", help="revoke a key by its key id")
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    quota_cmd = key_cmds.add_parser("set-quota", help="change a key's monthly quota")
+    quota_cmd.add_argument("key_id", metavar="KEY_ID")
+    quota_cmd.add_argument("quota", type=_count, metavar="N")
+
+    admin = commands.add_parser("admin", help="manage the admin page's accounts")
+    admin_cmds = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (("add", "add an admin account"),
+                         ("passwd", "set an admin's password; ends its sessions")):
+        account = admin_cmds.add_parser(action, help=text)
+        account.add_argument("name", metavar="NAME")
+        account.add_argument("--password-stdin", action="store_true",
+                             help="read the password from the first line of standard"
+                             " input instead of asking twice")
+    alist = admin_cmds.add_parser("list", help="list admin accounts")
+    alist.add_argument("--json", action="store_true")
+    return parser
+
+
+def _plan_arguments(parser: argparse.ArgumentParser, plan_required: bool) -> None:
+    parser.add_argument("--plan", required=plan_required, default="professional",
+                        choices=owners.PLANS)
+    parser.add_argument("--status", default="active", choices=owners.STATUSES)
+    parser.add_argument("--source", default=None if plan_required else "manual",
+                        choices=owners.SOURCES)
+    parser.add_argument("--until", type=_instant, metavar="DATE",
+                        help="plan active until, YYYY-MM-DD or an RFC 3339 instant")
+
+
+def version_text() -> str:
+    commit = ""
+    try:
+        commit = resources.files(__package__).joinpath("BUILD_COMMIT").read_text().strip()
+    except (FileNotFoundError, OSError):
+        commit = "source"
+    return f"afinitwin-appliance {__version__} ({commit})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = config.load(args.config)
+        logs.configure(settings.log_level, settings.log_format)
+        handler = HANDLERS[(args.command, getattr(args, "action", None))]
+        return handler(args, settings) or 0
+    except SnapshotInvalid as exc:
+        print(f"error: the snapshot was refused ({len(exc.problems)} problems):",
+              file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _storage(settings: config.Settings, create: bool = False) -> Storage:
+    return Storage(settings.database, settings.busy_timeout_ms).open(create=create)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def cmd_init(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings, create=True)
+    print(f"database ready at {storage.path} (schema version {storage.schema_version()})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: config.Settings) -> int:
+    print(f"configuration: ok ({settings.source or 'built-in defaults'})")
+    storage = _storage(settings)
+    result = storage.integrity_check()
+    if result != ["ok"]:
+        print(f"error: database {storage.path} failed its integrity check:", file=sys.stderr)
+        for line in result:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
+    print(f"database: ok ({storage.path}, schema version {storage.schema_version()})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: config.Settings,
+              announce: Callable[[], None] | None = None) -> int:
+    from .server import Server
+
+    storage = _storage(settings, create=True)
+    api = Api(storage, settings, CLOCK)
+    host = args.host if getattr(args, "host", None) else settings.host
+    port = args.port if getattr(args, "port", None) is not None else settings.port
+    try:
+        server = Server(api, host, port, settings.threads)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server.install_signal_handlers()
+    if announce:
+        announce()
+    for address in server.addresses:
+        print(f"serving on http://{address[0]}:{address[1]}/v1/public/twin", flush=True)
+    server.serve_forever()
+    storage.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
+    folder = Path(args.dir).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / DEMO_CONFIG
+    if not config_path.exists():
+        config_path.write_text(
+            "# Written by `afinitwin-appliance demo`; see config.example.toml.\n"
+            '[storage]\ndatabase = "afinitwin.db"\n',
+            encoding="utf-8",
+        )
+    settings = config.load(config_path)
+    storage = _storage(settings, create=True)
+    base = f"afinitwin-appliance --config {config_path}"
+    if storage.get_owner(DEMO_OWNER) is None:
+        manage.add_owner(storage, CLOCK, "Demo owner", owner_id=DEMO_OWNER)
+        data = resources.files(__package__).joinpath("demo/demo-snapshot.yaml").read_bytes()
+        imported = manage.import_snapshot(storage, CLOCK, DEMO_OWNER, data, "demo.yaml")
+        created = manage.create_key(storage, CLOCK, DEMO_OWNER, "demo",
+                                    scopes=["twin:write"],
+                                    default_monthly=settings.default_monthly)
+        print(f"Demo database created at {storage.path}")
+        print(f"Demo owner {DEMO_OWNER}, snapshot {imported.record.snapshot_id}.")
+        print("Your demo API key (shown once, it is not stored anywhere):")
+        print(f"\n    {created.plaintext}\n")
+    else:
+        print(f"Reusing the demo database at {storage.path}.")
+        print("Its key was shown only when it was created. For a new one:")
+        print(f"\n    {base} key create --owner {DEMO_OWNER} --name demo\n")
+    port = args.port if args.port is not None else settings.port
+    print(f'Try: curl -H "X-Twin-Key: <key>" '
+          f'"http://127.0.0.1:{port}/v1/public/twin/preset/estandar?format=md"')
+    if args.no_serve:
+        return 0
+    args.host = None
+    args.port = port
+    return cmd_serve(args, settings)
+
+
+def cmd_owner_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    owner = manage.add_owner(_storage(settings, create=True), CLOCK, args.name,
+                             plan=args.plan, status=args.status, source=args.source,
+                             active_until=args.until)
+    print(owner.owner_id if args.quiet else f"owner {owner.owner_id} added ({owner.name})")
+    return 0
+
+
+def owner_view(owner: owners.Owner) -> dict[str, Any]:
+    return {
+        "id": owner.owner_id, "name": owner.name, "plan": owner.plan_name,
+        "status": owner.plan_status, "source": owner.plan_source,
+        "activeUntil": None if owner.active_until is None else rfc3339(owner.active_until),
+        "createdAt": rfc3339(owner.created_at),
+    }
+
+
+def cmd_owner_list(args: argparse.Namespace, settings: config.Settings) -> int:
+    views = [owner_view(o) for o in _storage(settings).list_owners()]
+    if args.json:
+        _print_json(views)
+    elif not views:
+        print("no owners yet; add one with: afinitwin-appliance owner add --name NAME")
+    else:
+        _table([[v["id"], v["name"], v["plan"], v["status"], v["activeUntil"] or "-"]
+                for v in views], ["ID", "NAME", "PLAN", "STATUS", "ACTIVE UNTIL"])
+    return 0
+
+
+def cmd_owner_set_plan(args: argparse.Namespace, settings: config.Settings) -> int:
+    owner = manage.set_plan(_storage(settings), args.owner_id, args.plan, args.status,
+                            args.source, args.until)
+    print(f"owner {owner.owner_id}: {owner.plan_status} {owner.plan_name} plan")
+    return 0
+
+
+def cmd_snapshot_import(args: argparse.Namespace, settings: config.Settings) -> int:
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    imported = manage.import_snapshot(_storage(settings), CLOCK, args.owner, data, path.name)
+    record = imported.record
+    if args.quiet:
+        print(record.snapshot_id)
+    elif imported.created:
+        print(f"snapshot {record.snapshot_id} imported ({record.status})")
+    else:
+        print(f"snapshot {record.snapshot_id} was already imported; nothing changed")
+    return 0
+
+
+def cmd_snapshot_list(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings)
+    owner_ids = [args.owner] if args.owner else [o.owner_id for o in storage.list_owners()]
+    if args.owner:
+        manage.require_owner(storage, args.owner)
+    views = [{"ownerId": oid, **summary(r)} for oid in owner_ids
+             for r in storage.list_snapshots(oid)]
+    if args.json:
+        _print_json(views)
+    elif not views:
+        print("no snapshots yet; import one with: afinitwin-appliance snapshot import"
+              " --owner ID FILE")
+    else:
+        _table([[v["id"], v["ownerId"], v["snapshotDate"], v["status"],
+                 ",".join(v["languages"])] for v in views],
+               ["ID", "OWNER", "DATE", "STATUS", "LANGUAGES"])
+    return 0
+
+
+def cmd_key_create(args: argparse.Namespace, settings: config.Settings) -> int:
+    created = manage.create_key(
+        _storage(settings), CLOCK, args.owner, args.name, scopes=args.scope,
+        monthly_quota=args.quota, default_monthly=settings.default_monthly,
+        expires_at=args.expires, networks=args.allow,
+    )
+    if args.quiet:
+        print(created.plaintext)
+    else:
+        print(f"key {created.key.key_id} created for {created.key.owner_id}"
+              f" ({', '.join(created.key.scopes)}; {created.key.monthly_quota:,} a month).")
+        print("Copy it now: it is shown only this once and is not stored anywhere.")
+        print(f"\n    {created.plaintext}\n")
+    return 0
+
+
+def key_view(storage: Storage, key: Any) -> dict[str, Any]:
+    return {
+        "keyId": key.key_id, "ownerId": key.owner_id, "name": key.name,
+        "scopes": list(key.scopes), "monthlyQuota": key.monthly_quota,
+        "usedThisMonth": manage.key_usage(storage, CLOCK, key),
+        "createdAt": rfc3339(key.created_at),
+        "expiresAt": None if key.expires_at is None else rfc3339(key.expires_at),
+        "allowedNetworks": list(key.allowed_networks),
+        "revokedAt": None if key.revoked_at is None else rfc3339(key.revoked_at),
+        "lastUsedAt": None if key.last_used_at is None else rfc3339(key.last_used_at),
+    }
+
+
+def cmd_key_list(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings)
+    if args.owner:
+        manage.require_owner(storage, args.owner)
+    views = [key_view(storage, k) for k in storage.list_keys(args.owner)]
+    if args.json:
+        _print_json(views)
+    elif not views:
+        print("no keys yet; create one with: afinitwin-appliance key create --owner ID"
+              " --name NAME")
+    else:
+        _table([[v["keyId"], v["ownerId"], v["name"], " ".join(v["scopes"]),
+                 f'{v["usedThisMonth"]}/{v["monthlyQuota"]}',
+                 "revoked" if v["revokedAt"] else "live"] for v in views],
+               ["KEY ID", "OWNER", "NAME", "SCOPES", "USED", "STATE"])
+    return 0
+
+
+def cmd_key_revoke(args: argparse.Namespace, settings: config.Settings) -> int:
+    key = manage.revoke_key(_storage(settings), CLOCK, args.key_id)
+    print(f"key {key.key_id} revoked; it is refused from the next request on")
+    return 0
+
+
+def cmd_key_set_quota(args: argparse.Namespace, settings: config.Settings) -> int:
+    key = manage.set_key_quota(_storage(settings), args.key_id, args.quota)
+    print(f"key {key.key_id}: monthly quota {key.monthly_quota:,}")
+    return 0
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """The new password: from standard input or asked twice, never an argument.
+
+    An argument would sit in the shell history and in every process listing.
+    """
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        admins.check_password(password)
+        return password
+    if not sys.stdin.isatty():
+        raise CliError(
+            "no terminal to ask for the password; pipe it with --password-stdin"
+        )
+    first = getpass.getpass(
+        f"Password for {args.name} ({admins.MIN_PASSWORD}+ characters): "
+    )
+    admins.check_password(first)
+    if getpass.getpass("Repeat the password: ") != first:
+        raise CliError("the two passwords differ; nothing was changed")
+    return first
+
+
+def _operator() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def cmd_admin_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings, create=True)
+    admins.check_name(args.name)
+    if storage.get_admin(args.name) is not None:
+        raise CliError(f"an admin named {args.name!r} exists; use 'admin passwd'")
+    password = _new_password(args)
+    admin = admins.add(storage, CLOCK, admins.Passwords(), args.name, password)
+    audit.record(storage, CLOCK, _operator(), "admin.add", admin.name,
+                 audit.CLI_ADDRESS)
+    print(f"admin {admin.name} added; sign in at /admin/ on the running appliance")
+    return 0
+
+
+def cmd_admin_passwd(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings)
+    if storage.get_admin(args.name) is None:
+        raise CliError(f"no admin is named {args.name!r}")
+    admin = admins.change_password(storage, CLOCK, admins.Passwords(), args.name,
+                                   _new_password(args))
+    audit.record(storage, CLOCK, _operator(), "admin.passwd", admin.name,
+                 audit.CLI_ADDRESS)
+    print(f"password of {admin.name} changed; its sessions were signed out")
+    return 0
+
+
+def cmd_admin_list(args: argparse.Namespace, settings: config.Settings) -> int:
+    views = [{"name": a.name, "createdAt": rfc3339(a.created_at),
+              "passwordChangedAt": rfc3339(a.password_changed_at)}
+             for a in _storage(settings).list_admins()]
+    if args.json:
+        _print_json(views)
+    elif not views:
+        print("no admins yet; add one with: afinitwin-appliance admin add NAME")
+    else:
+        _table([[v["name"], v["createdAt"], v["passwordChangedAt"]] for v in views],
+               ["NAME", "CREATED", "PASSWORD CHANGED"])
+    return 0
+
+
+HANDLERS: dict[tuple[str, str | None], Callable[..., int]] = {
+    ("init", None): cmd_init,
+    ("check", None): cmd_check,
+    ("serve", None): cmd_serve,
+    ("demo", None): cmd_demo,
+    ("owner", "add"): cmd_owner_add,
+    ("owner", "list"): cmd_owner_list,
+    ("owner", "set-plan"): cmd_owner_set_plan,
+    ("snapshot", "import"): cmd_snapshot_import,
+    ("snapshot", "list"): cmd_snapshot_list,
+    ("key", "create"): cmd_key_create,
+    ("key", "list"): cmd_key_list,
+    ("key", "revoke"): cmd_key_revoke,
+    ("key", "set-quota"): cmd_key_set_quota,
+    ("admin", "add"): cmd_admin_add,
+    ("admin", "passwd"): cmd_admin_passwd,
+    ("admin", "list"): cmd_admin_list,
+}

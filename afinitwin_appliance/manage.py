@@ -1,0 +1,157 @@
+"""Management operations shared by the command line and the admin page.
+
+Each operation validates its input, applies the domain's rules (keys only for
+an active professional plan, immutable snapshots, quota bounds) and writes
+through the storage layer, so both front ends refuse the same things with the
+same words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from . import keys, owners, quota, snapshots
+from .clock import Clock
+from .errors import DomainError
+from .keys import ApiKey
+from .owners import Owner
+from .storage import SnapshotRecord, Storage
+
+
+class Refused(DomainError):
+    """An operation the rules forbid; the message says which rule."""
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key: ApiKey
+    plaintext: str
+
+
+@dataclass(frozen=True)
+class Imported:
+    record: SnapshotRecord
+    created: bool
+
+
+def _checked(fn, *args):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+
+
+def add_owner(storage: Storage, clock: Clock, name: str, plan: str = "professional",
+              status: str = "active", source: str = "manual",
+              active_until: int | None = None, owner_id: str | None = None) -> Owner:
+    name = _checked(owners.check_name, name)
+    _checked(owners.check_plan, plan, status, source)
+    owner = Owner(
+        owner_id=owner_id or owners.new_owner_id(), name=name, plan_name=plan,
+        plan_status=status, plan_source=source, active_until=active_until,
+        created_at=int(clock.now()),
+    )
+    storage.add_owner(owner)
+    return owner
+
+
+def require_owner(storage: Storage, owner_id: str) -> Owner:
+    owner = storage.get_owner(owner_id)
+    if owner is None:
+        raise Refused(f"no owner has the id {owner_id!r}")
+    return owner
+
+
+def set_plan(storage: Storage, owner_id: str, plan: str, status: str = "active",
+             source: str | None = None, active_until: int | None = None) -> Owner:
+    current = require_owner(storage, owner_id)
+    source = source or current.plan_source
+    _checked(owners.check_plan, plan, status, source)
+    storage.set_plan(owner_id, plan, status, source, active_until)
+    return require_owner(storage, owner_id)
+
+
+def import_snapshot(storage: Storage, clock: Clock, owner_id: str, data: bytes,
+                    filename: str | None = None) -> Imported:
+    """Validate and store a snapshot document; all or nothing.
+
+    A document without an id gets one derived from its content, so importing
+    the same file twice is a no-op rather than a duplicate.
+    """
+    require_owner(storage, owner_id)
+    doc = snapshots.load(data, filename)
+    text = snapshots.canonical_json(doc)
+    snapshot_id = doc.get("id") or "snp_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    fields = snapshots.summary_fields(doc)
+    record = SnapshotRecord(
+        snapshot_id=snapshot_id, owner_id=owner_id,
+        snapshot_date=fields["snapshotDate"], version=fields["version"],
+        source=fields["source"], status=fields["status"],
+        primary_language=fields["primaryLanguage"],
+        languages=tuple(fields["languages"]), has_narratives=fields["hasNarratives"],
+        imported_at=int(clock.now()),
+    )
+    created = storage.import_snapshot(record, text)
+    if not created:
+        record = storage.get_snapshot(snapshot_id) or record
+    return Imported(record=record, created=created)
+
+
+def create_key(storage: Storage, clock: Clock, owner_id: str, name: str,
+               scopes: list[str] | tuple[str, ...] = (), monthly_quota: int | None = None,
+               default_monthly: int = quota.DEFAULT_MONTHLY, expires_at: int | None = None,
+               networks: list[str] | tuple[str, ...] = ()) -> CreatedKey:
+    owner = require_owner(storage, owner_id)
+    now = clock.now()
+    if not owner.allows_keys(now):
+        raise Refused(
+            "keys can be created only for an owner whose plan is professional and"
+            f" active; {owner.owner_id} has a {owner.plan_status}"
+            f" {owner.plan_name} plan"
+        )
+    name = _checked(keys.check_name, name)
+    scope_set = _checked(keys.check_scopes, list(scopes))
+    limit = _checked(quota.check_limit, default_monthly if monthly_quota is None else monthly_quota)
+    nets = _checked(keys.check_networks, list(networks))
+    if expires_at is not None and expires_at <= now:
+        raise Refused("the expiry must be in the future")
+    for _ in range(8):
+        new = keys.generate()
+        key = ApiKey(
+            key_id=new.key_id, owner_id=owner_id, name=name, key_hash=new.key_hash,
+            scopes=scope_set, monthly_quota=limit, created_at=int(now),
+            expires_at=expires_at, allowed_networks=nets,
+        )
+        if storage.add_key(key):
+            return CreatedKey(key=key, plaintext=new.plaintext)
+    raise Refused("could not draw an unused key id; try again")
+
+
+def _require_key_id(key_id: str) -> str:
+    if not keys.KEY_ID_RE.fullmatch(key_id):
+        raise Refused(f"{key_id!r} is not a key id (8 lowercase hex characters)")
+    return key_id
+
+
+def revoke_key(storage: Storage, clock: Clock, key_id: str) -> ApiKey:
+    _require_key_id(key_id)
+    key = storage.get_key(key_id)
+    if key is None:
+        raise Refused(f"no key has the id {key_id}")
+    if key.revoked_at is not None:
+        raise Refused(f"key {key_id} is already revoked")
+    storage.revoke_key(key_id, int(clock.now()))
+    return storage.get_key(key_id)  # type: ignore[return-value]
+
+
+def set_key_quota(storage: Storage, key_id: str, monthly_quota: int) -> ApiKey:
+    _require_key_id(key_id)
+    limit = _checked(quota.check_limit, monthly_quota)
+    if not storage.set_key_quota(key_id, limit):
+        raise Refused(f"no key has the id {key_id}")
+    return storage.get_key(key_id)  # type: ignore[return-value]
+
+
+def key_usage(storage: Storage, clock: Clock, key: ApiKey) -> int:
+    return storage.used(key.key_id, quota.month_of(clock.now()))

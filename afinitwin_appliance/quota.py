@@ -1,0 +1,59 @@
+"""Monthly quota arithmetic.
+
+The month is the UTC calendar month: a key's count starts from zero at
+00:00:00Z on the 1st. Counts are stored per (key, month) row, so a new month
+needs no reset job: its row simply does not exist yet. The admission itself is
+one conditional UPDATE in the storage layer, which keeps it exact under
+concurrency; this module only says which month an instant falls in and when
+the next one starts.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass
+
+DEFAULT_MONTHLY = 10_000
+MIN_MONTHLY = 1
+MAX_MONTHLY = 1_000_000
+
+
+def month_of(ts: float) -> str:
+    """The quota month of an instant, as YYYY-MM."""
+    return time.strftime("%Y-%m", time.gmtime(int(ts)))
+
+
+def next_reset(ts: float) -> int:
+    """The instant (epoch seconds) at which the month holding ts ends."""
+    t = time.gmtime(int(ts))
+    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+    return calendar.timegm((year, month, 1, 0, 0, 0))
+
+
+def seconds_until_reset(ts: float) -> int:
+    return next_reset(ts) - int(ts)
+
+
+def check_limit(value: int) -> int:
+    """Validate a monthly limit; raises ValueError naming the allowed range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("a monthly quota must be a whole number")
+    if not MIN_MONTHLY <= value <= MAX_MONTHLY:
+        raise ValueError(
+            f"a monthly quota must be between {MIN_MONTHLY:,} and {MAX_MONTHLY:,}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    """A key's quota after the current request was (or was not) counted."""
+
+    limit: int
+    used: int
+    resets_at: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)

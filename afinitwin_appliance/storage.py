@@ -1,0 +1,563 @@
+"""SQLite storage: the only module that speaks SQL.
+
+One database file in WAL mode, so readers never wait for the writer. Each
+thread gets its own connection in autocommit mode; a multi-statement change runs
+in BEGIN IMMEDIATE, and the quota admission is a single conditional upsert, so
+it is exact under any concurrency, across processes too (the CLI may write
+while the server runs). Writes from this process also take a process-wide lock
+first: SQLite's busy handler backs off by sleeping, which would turn contention
+between our own threads into latency, while a Python lock hands over at once.
+synchronous=NORMAL is durable against a crash of the process (kill -9); only a
+power loss can lose the last transactions, which is WAL's documented trade.
+
+Schema migrations are numbered SQL files in migrations/, applied in order at
+open, each in its own transaction and recorded in schema_migrations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import errors
+from .admins import Admin
+from .audit import AuditEntry
+from .keys import ApiKey
+from .owners import Owner
+from .sessions import AdminSession
+
+log = logging.getLogger(__name__)
+
+
+class StorageError(errors.DomainError):
+    """The database file cannot be opened or is not ours."""
+
+
+class Conflict(errors.DomainError):
+    """A write that would break an invariant (duplicate id, changed snapshot)."""
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    snapshot_id: str
+    owner_id: str
+    snapshot_date: str
+    version: str
+    source: str
+    status: str
+    primary_language: str
+    languages: tuple[str, ...]
+    has_narratives: bool
+    imported_at: int
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+@contextlib.contextmanager
+def _unavailable_when_busy() -> Iterator[None]:
+    """Turn SQLite's busy timeout into the contract's 503, never a 500."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if _busy(exc):
+            raise errors.ServiceUnavailable(
+                "Storage is busy; retry shortly.", headers={"Retry-After": "1"}
+            ) from None
+        raise
+
+
+class Storage:
+    def __init__(self, path: Path | str, busy_timeout_ms: int = 5000) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------
+
+    def open(self, create: bool = True) -> "Storage":
+        """Open (and with create, make) the database and apply pending migrations."""
+        if not create and not self.path.exists():
+            raise StorageError(f"database {self.path} does not exist; run 'init' first")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the folder for {self.path}: {exc}") from None
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.path} is not a usable SQLite database: {exc}") from None
+        return self
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self.busy_timeout_ms / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            except sqlite3.OperationalError as exc:
+                raise StorageError(f"cannot open database {self.path}: {exc}") from None
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with _unavailable_when_busy():
+            return self._connect().execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        with self._write_lock, _unavailable_when_busy():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- migrations ----------------------------------------------------------
+
+    def _migrate(self) -> None:
+        conn = self._connect()
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+        )
+        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        for version, name, sql in migrations():
+            if version in done:
+                continue
+            with self._write() as tx:
+                # executescript would commit our transaction; run statement by
+                # statement so a failing migration leaves nothing behind.
+                for statement in _statements(sql):
+                    tx.execute(statement)
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                    (version, name),
+                )
+            log.info("applied migration %s", name)
+
+    def schema_version(self) -> int:
+        row = self._read("SELECT MAX(version) FROM schema_migrations")
+        return int(row[0][0] or 0)
+
+    def integrity_check(self) -> list[str]:
+        return [r[0] for r in self._read("PRAGMA integrity_check")]
+
+    # -- owners --------------------------------------------------------------
+
+    def add_owner(self, owner: Owner) -> None:
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO owners (owner_id, name, plan_name, plan_status,"
+                " plan_source, active_until, created_at) VALUES (?,?,?,?,?,?,?)",
+                (owner.owner_id, owner.name, owner.plan_name, owner.plan_status,
+                 owner.plan_source, owner.active_until, owner.created_at),
+            )
+
+    def get_owner(self, owner_id: str) -> Owner | None:
+        rows = self._read("SELECT * FROM owners WHERE owner_id = ?", (owner_id,))
+        return _owner(rows[0]) if rows else None
+
+    def list_owners(self) -> list[Owner]:
+        return [_owner(r) for r in self._read("SELECT * FROM owners ORDER BY created_at, owner_id")]
+
+    def set_plan(self, owner_id: str, plan: str, status: str, source: str,
+                 active_until: int | None) -> bool:
+        with self._write() as tx:
+            cur = tx.execute(
+                "UPDATE owners SET plan_name = ?, plan_status = ?, plan_source = ?,"
+                " active_until = ? WHERE owner_id = ?",
+                (plan, status, source, active_until, owner_id),
+            )
+            return cur.rowcount == 1
+
+    # -- snapshots -------------------------------------------------------------
+
+    def import_snapshot(self, record: SnapshotRecord, document: str) -> bool:
+        """Store a snapshot; False when the identical one is already there.
+
+        Snapshots never change: the same id with another document, or under
+        another owner, is a Conflict.
+        """
+        with self._write() as tx:
+            row = tx.execute(
+                "SELECT owner_id, document FROM snapshots WHERE snapshot_id = ?",
+                (record.snapshot_id,),
+            ).fetchone()
+            if row is not None:
+                if row["owner_id"] != record.owner_id:
+                    raise Conflict(
+                        f"snapshot id {record.snapshot_id} already belongs to another owner"
+                    )
+                if row["document"] != document:
+                    raise Conflict(
+                        f"snapshot {record.snapshot_id} already exists with different"
+                        " content; snapshots never change, so import it under a new id"
+                    )
+                return False
+            tx.execute(
+                "INSERT INTO snapshots (snapshot_id, owner_id, snapshot_date, version,"
+                " source, status, primary_language, languages, has_narratives,"
+                " imported_at, document) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (record.snapshot_id, record.owner_id, record.snapshot_date,
+                 record.version, record.source, record.status,
+                 record.primary_language, ",".join(record.languages),
+                 int(record.has_narratives), record.imported_at, document),
+            )
+            return True
+
+    _SNAPSHOT_COLUMNS = (
+        "snapshot_id, owner_id, snapshot_date, version, source, status,"
+        " primary_language, languages, has_narratives, imported_at"
+    )
+    _NEWEST_FIRST = "ORDER BY snapshot_date DESC, imported_at DESC, snapshot_id DESC"
+
+    def list_snapshots(self, owner_id: str) -> list[SnapshotRecord]:
+        rows = self._read(
+            f"SELECT {self._SNAPSHOT_COLUMNS} FROM snapshots WHERE owner_id = ?"
+            f" {self._NEWEST_FIRST}",
+            (owner_id,),
+        )
+        return [_snapshot(r) for r in rows]
+
+    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord | None:
+        rows = self._read(
+            f"SELECT {self._SNAPSHOT_COLUMNS} FROM snapshots WHERE snapshot_id = ?",
+            (snapshot_id,),
+        )
+        return _snapshot(rows[0]) if rows else None
+
+    def newest_ready(self, owner_id: str) -> SnapshotRecord | None:
+        rows = self._read(
+            f"SELECT {self._SNAPSHOT_COLUMNS} FROM snapshots"
+            f" WHERE owner_id = ? AND status = 'ready' {self._NEWEST_FIRST} LIMIT 1",
+            (owner_id,),
+        )
+        return _snapshot(rows[0]) if rows else None
+
+    def has_snapshots(self, owner_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM snapshots WHERE owner_id = ? LIMIT 1", (owner_id,)))
+
+    def snapshot_document(self, snapshot_id: str) -> dict[str, Any]:
+        rows = self._read("SELECT document FROM snapshots WHERE snapshot_id = ?", (snapshot_id,))
+        if not rows:
+            raise KeyError(snapshot_id)
+        return json.loads(rows[0][0])
+
+    # -- keys ------------------------------------------------------------------
+
+    def add_key(self, key: ApiKey) -> bool:
+        """Insert a key; False if its key id is taken (the caller draws another)."""
+        try:
+            with self._write() as tx:
+                tx.execute(
+                    "INSERT INTO api_keys (key_id, owner_id, name, key_hash, scopes,"
+                    " monthly_quota, expires_at, allowed_networks, created_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)",
+                    (key.key_id, key.owner_id, key.name, key.key_hash,
+                     " ".join(key.scopes), key.monthly_quota, key.expires_at,
+                     " ".join(key.allowed_networks), key.created_at),
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        rows = self._read("SELECT * FROM api_keys WHERE key_id = ?", (key_id,))
+        return _key(rows[0]) if rows else None
+
+    def list_keys(self, owner_id: str | None = None) -> list[ApiKey]:
+        if owner_id is None:
+            rows = self._read("SELECT * FROM api_keys ORDER BY created_at, key_id")
+        else:
+            rows = self._read(
+                "SELECT * FROM api_keys WHERE owner_id = ? ORDER BY created_at, key_id",
+                (owner_id,),
+            )
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, key_id: str, now: int) -> bool:
+        """Revoke a key; False if no live key has that id."""
+        with self._write() as tx:
+            cur = tx.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (now, key_id),
+            )
+            return cur.rowcount == 1
+
+    def set_key_quota(self, key_id: str, monthly_quota: int) -> bool:
+        with self._write() as tx:
+            cur = tx.execute(
+                "UPDATE api_keys SET monthly_quota = ? WHERE key_id = ?",
+                (monthly_quota, key_id),
+            )
+            return cur.rowcount == 1
+
+    def touch_key(self, key_id: str, now: int, granularity: int = 60) -> None:
+        """Record a key's last use, at most once per `granularity` seconds.
+
+        A write on every request would double the write load for a value
+        shown to the minute.
+        """
+        with self._write() as tx:
+            tx.execute(
+                "UPDATE api_keys SET last_used_at = ? WHERE key_id = ?"
+                " AND (last_used_at IS NULL OR last_used_at <= ?)",
+                (now, key_id, now - granularity),
+            )
+
+    # -- quota -----------------------------------------------------------------
+
+    def count_request(self, key_id: str, month: str, limit: int) -> int | None:
+        """Count one request against a key's month; None if the limit is reached.
+
+        One statement, so the check and the increment cannot be split by
+        another writer: with a limit of N, at most N requests are admitted.
+        """
+        conn = self._connect()
+        with self._write_lock, _unavailable_when_busy():
+            row = conn.execute(
+                "INSERT INTO quota_usage (key_id, month, used) VALUES (?, ?, 1)"
+                " ON CONFLICT (key_id, month) DO UPDATE SET used = used + 1"
+                " WHERE used < ? RETURNING used",
+                (key_id, month, limit),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def used(self, key_id: str, month: str) -> int:
+        rows = self._read(
+            "SELECT used FROM quota_usage WHERE key_id = ? AND month = ?", (key_id, month)
+        )
+        return int(rows[0][0]) if rows else 0
+
+
+    # -- review queue ------------------------------------------------------------
+
+    def queue_for_review(self, owner_id: str, key_id: str, kind: str,
+                         items: list[dict[str, Any]], now: int) -> tuple[int, int]:
+        """Queue items for the owner's review; returns (accepted, duplicates).
+
+        An item whose externalRef the owner already has (for this kind) is not
+        queued again; the unique index decides, so concurrent batches agree.
+        """
+        accepted = 0
+        with self._write() as tx:
+            for item in items:
+                cur = tx.execute(
+                    "INSERT OR IGNORE INTO review_items (owner_id, key_id, kind,"
+                    " external_ref, payload, created_at) VALUES (?,?,?,?,?,?)",
+                    (owner_id, key_id, kind, item.get("externalRef"),
+                     json.dumps(item, ensure_ascii=False, sort_keys=True), now),
+                )
+                accepted += cur.rowcount
+        return accepted, len(items) - accepted
+
+    def review_items(self, owner_id: str | None = None,
+                     status: str | None = "pending") -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM review_items WHERE 1 = 1", []
+        if owner_id is not None:
+            sql, params = sql + " AND owner_id = ?", [*params, owner_id]
+        if status is not None:
+            sql, params = sql + " AND status = ?", [*params, status]
+        rows = self._read(sql + " ORDER BY item_id DESC", tuple(params))
+        return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+
+    def set_review_status(self, item_id: int, status: str) -> bool:
+        with self._write() as tx:
+            cur = tx.execute(
+                "UPDATE review_items SET status = ? WHERE item_id = ?", (status, item_id)
+            )
+            return cur.rowcount == 1
+
+    def get_review_item(self, item_id: int) -> dict[str, Any] | None:
+        rows = self._read("SELECT * FROM review_items WHERE item_id = ?", (item_id,))
+        if not rows:
+            return None
+        return {**dict(rows[0]), "payload": json.loads(rows[0]["payload"])}
+
+    # -- admins, their sessions, the audit log -----------------------------------
+
+    def add_admin(self, admin: Admin) -> bool:
+        """Insert an admin; False if the name is taken."""
+        try:
+            with self._write() as tx:
+                tx.execute(
+                    "INSERT INTO admins (name, password_hash, created_at,"
+                    " password_changed_at) VALUES (?,?,?,?)",
+                    (admin.name, admin.password_hash, admin.created_at,
+                     admin.password_changed_at),
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def get_admin(self, name: str) -> Admin | None:
+        rows = self._read("SELECT * FROM admins WHERE name = ?", (name,))
+        return Admin(**dict(rows[0])) if rows else None
+
+    def list_admins(self) -> list[Admin]:
+        rows = self._read("SELECT * FROM admins ORDER BY name")
+        return [Admin(**dict(r)) for r in rows]
+
+    def has_admins(self) -> bool:
+        return bool(self._read("SELECT 1 FROM admins LIMIT 1"))
+
+    def set_admin_password(self, name: str, password_hash: str, changed_at: int,
+                           end_sessions: bool = True) -> bool:
+        """Store a new hash; with end_sessions, sign the admin out everywhere."""
+        with self._write() as tx:
+            cur = tx.execute(
+                "UPDATE admins SET password_hash = ?, password_changed_at = ?"
+                " WHERE name = ?",
+                (password_hash, changed_at, name),
+            )
+            if end_sessions:
+                tx.execute("DELETE FROM admin_sessions WHERE admin = ?", (name,))
+            return cur.rowcount == 1
+
+    def add_session(self, session: AdminSession) -> None:
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO admin_sessions (session_hash, admin, created_at,"
+                " last_seen_at) VALUES (?,?,?,?)",
+                (session.session_hash, session.admin, session.created_at,
+                 session.last_seen_at),
+            )
+
+    def get_session(self, session_hash: str) -> AdminSession | None:
+        rows = self._read(
+            "SELECT * FROM admin_sessions WHERE session_hash = ?", (session_hash,)
+        )
+        return AdminSession(**dict(rows[0])) if rows else None
+
+    def touch_session(self, session_hash: str, now: int) -> None:
+        with self._write() as tx:
+            tx.execute(
+                "UPDATE admin_sessions SET last_seen_at = ? WHERE session_hash = ?",
+                (now, session_hash),
+            )
+
+    def end_session(self, session_hash: str) -> bool:
+        with self._write() as tx:
+            cur = tx.execute(
+                "DELETE FROM admin_sessions WHERE session_hash = ?", (session_hash,)
+            )
+            return cur.rowcount == 1
+
+    def purge_sessions(self, idle_before: int, created_before: int) -> int:
+        """Delete sessions past either timeout; returns how many went."""
+        with self._write() as tx:
+            cur = tx.execute(
+                "DELETE FROM admin_sessions WHERE last_seen_at <= ? OR created_at <= ?",
+                (idle_before, created_before),
+            )
+            return cur.rowcount
+
+    def append_audit(self, at: int, admin: str, action: str, target: str,
+                     address: str, details: dict[str, Any]) -> None:
+        # The only statement that touches audit_log besides SELECT: entries
+        # are added, never changed (the table's triggers refuse that too).
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO audit_log (at, admin, action, target, address, details)"
+                " VALUES (?,?,?,?,?,?)",
+                (at, admin, action, target, address,
+                 json.dumps(details, ensure_ascii=False, sort_keys=True)),
+            )
+
+    def audit_entries(self, before: int | None, limit: int) -> list[AuditEntry]:
+        sql, params = "SELECT * FROM audit_log", [limit]
+        if before is not None:
+            sql, params = sql + " WHERE entry_id < ?", [before, limit]
+        rows = self._read(sql + " ORDER BY entry_id DESC LIMIT ?", tuple(params))
+        return [AuditEntry(**{**dict(r), "details": json.loads(r["details"])})
+                for r in rows]
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The packaged migration files as (number, name, sql), in order."""
+    found = []
+    folder = resources.files(__package__).joinpath("migrations")
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _statements(sql: str) -> list[str]:
+    # Cut where SQLite itself says a statement is complete, so a trigger's
+    # BEGIN ... END body, which holds semicolons of its own, stays whole.
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    statements, pending = [], ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements
+
+
+def _owner(row: sqlite3.Row) -> Owner:
+    return Owner(
+        owner_id=row["owner_id"], name=row["name"], plan_name=row["plan_name"],
+        plan_status=row["plan_status"], plan_source=row["plan_source"],
+        active_until=row["active_until"], created_at=row["created_at"],
+    )
+
+
+def _snapshot(row: sqlite3.Row) -> SnapshotRecord:
+    return SnapshotRecord(
+        snapshot_id=row["snapshot_id"], owner_id=row["owner_id"],
+        snapshot_date=row["snapshot_date"], version=row["version"],
+        source=row["source"], status=row["status"],
+        primary_language=row["primary_language"],
+        languages=tuple(filter(None, row["languages"].split(","))),
+        has_narratives=bool(row["has_narratives"]), imported_at=row["imported_at"],
+    )
+
+
+def _key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        key_id=row["key_id"], owner_id=row["owner_id"], name=row["name"],
+        key_hash=row["key_hash"], scopes=tuple(row["scopes"].split()),
+        monthly_quota=row["monthly_quota"], created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        allowed_networks=tuple(row["allowed_networks"].split()),
+        revoked_at=row["revoked_at"], last_used_at=row["last_used_at"],
+    )

@@ -1,0 +1,1 @@
+"""The admin page's assets; a package so editable installs can map it."""

@@ -1,0 +1,158 @@
+"""The real server over loopback: concurrency, framing, restarts, stopping."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import BASE, RunningServer, cli, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def request(server, path, key=None, method="GET", headers=None, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    all_headers = dict(headers or {})
+    if key:
+        all_headers["X-Twin-Key"] = key
+    conn.request(method, BASE + path, body=body, headers=all_headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    # Header names are case-insensitive (RFC 9110); Waitress sends "Etag".
+    return resp.status, resp.headers, data
+
+
+def new_key(server, *extra):
+    return cli("key", "create", "--owner", server.owner, "--name", "t", "--quiet",
+               *extra, config_path=server.config_path).stdout.strip()
+
+
+def test_quota_is_exact_under_concurrency(appliance_dir):
+    cfg, owner = appliance_dir
+    # Per-minute budgets wide open, so the monthly quota is the only limit.
+    roomy = {f"AFINITWIN_RATE_LIMITS_{scope}{name}": "100000"
+             for scope in ("", "PER_ADDRESS_") for name in ("ME", "PRESET")}
+    server = RunningServer(cfg, free_port(), env=roomy)
+    server.config_path, server.owner = cfg, owner
+    key = new_key(server, "--quota", "100")
+    paths = ["/me", "/preset/estandar?format=md"]
+
+    def one(i):
+        return request(server, paths[i % 2], key)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(400)))
+    statuses = [s for s, _, _ in results]
+    admitted = [h for s, h, _ in results if s in (200, 304)]
+    quota_refused = [json.loads(b)["error"]["code"] for s, _, b in results if s == 429]
+    assert len(admitted) == 100
+    assert set(quota_refused) == {"TIER_QUOTA_EXCEEDED"}
+    assert statuses.count(429) == 300
+    for _, headers, _ in results:
+        used = int(headers["X-Twin-Quota-Used"])
+        assert used <= 100
+        assert used + int(headers["X-Twin-Quota-Remaining"]) == int(
+            headers["X-Twin-Quota-Limit"]) == 100
+    assert sorted(int(h["X-Twin-Quota-Used"]) for h in admitted) == list(range(1, 101))
+    assert server.stop() == 0
+
+
+def test_head_over_the_wire_has_no_body_and_counts_once(server):
+    key = new_key(server)
+    status, headers, body = request(server, "/preset/estandar?format=md", key, "HEAD")
+    assert status == 200 and body == b""
+    assert headers["X-Twin-Quota-Used"] == "1"
+    get_status, get_headers, get_body = request(server, "/preset/estandar?format=md", key)
+    assert int(get_headers["Content-Length"]) == len(get_body)
+    assert headers["Content-Length"] == get_headers["Content-Length"]
+    assert headers["ETag"] == get_headers["ETag"]
+    assert get_headers["X-Twin-Quota-Used"] == "2"
+
+
+def test_rate_limited_answers_keep_their_headers(server):
+    key = new_key(server)
+    for _ in range(60):
+        request(server, "/historic", key)
+    status, headers, body = request(server, "/historic", key)
+    assert status == 429
+    assert json.loads(body)["error"]["code"] == "RATE_LIMITED"
+    assert int(headers["Retry-After"]) >= 1
+    assert headers["X-Twin-Quota-Used"] == "60"
+    assert headers["RateLimit-Policy"] == '"minute";q=60;w=60, "month";q=10000'
+    assert headers["RateLimit"].startswith('"minute";r=0;')
+    assert "X-Request-Id" in headers
+
+
+def test_counts_keys_and_snapshots_survive_kill_9(appliance_dir):
+    cfg, owner = appliance_dir
+    key = cli("key", "create", "--owner", owner, "--name", "t", "--quiet",
+              config_path=cfg).stdout.strip()
+    first = RunningServer(cfg, free_port())
+    for _ in range(5):
+        request(first, "/me", key)
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    second = RunningServer(cfg, free_port())
+    try:
+        status, headers, body = request(second, "/me", key)
+        assert status == 200
+        assert json.loads(body)["quota"]["used"] == 6
+        assert json.loads(body)["twins"]["ready"] == 1
+    finally:
+        assert second.stop() == 0
+
+
+def test_sigterm_finishes_requests_in_flight_then_exits_zero(server):
+    key = new_key(server)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", BASE + "/me", headers={"X-Twin-Key": key})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    resp.read()
+    # A keep-alive connection is open; the stop must still finish promptly.
+    result = {}
+
+    def slow_client():
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        c.request("GET", BASE + "/preset/estandar?format=txt&lang=de",
+                  headers={"X-Twin-Key": key})
+        r = c.getresponse()
+        result["status"], result["body"] = r.status, r.read()
+
+    t = threading.Thread(target=slow_client)
+    t.start()
+    t.join()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=30) == 0
+    assert result["status"] == 200 and result["body"]
+    conn.close()
+    stderr = server.proc.stderr.read()
+    assert "Traceback" not in stderr
+
+
+def test_no_key_plaintext_in_server_logs(server):
+    key = new_key(server)
+    request(server, "/me", key)
+    request(server, "/me", key + "x")
+    request(server, "/me", headers={"Authorization": "Bearer " + key})
+    server.stop()
+    logs = server.proc.stderr.read()
+    assert key not in logs
+    assert key[-32:] not in logs
+
+
+def test_unknown_method_and_route_are_json_over_the_wire(server):
+    status, headers, body = request(server, "/health", method="DELETE")
+    assert status == 405
+    assert headers["Allow"] == "GET, HEAD"
+    assert json.loads(body)["error"]["code"] == "METHOD_NOT_ALLOWED"
+    status, headers, body = request(server, "/../../etc/passwd")
+    assert status == 404
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
