@@ -137,6 +137,17 @@ class Api:
                     request_id, start,
                 )
             return self.app(environ, start)
+        except Exception:
+            # Bottle's catch-all is off so the traceback goes to our log, once,
+            # tagged with the request id, and the client gets the envelope.
+            log.exception("unhandled error in request %s", request_id)
+            return self._raw_error(
+                errors.InternalError(
+                    "Something went wrong inside the appliance; the log has this"
+                    " request id."
+                ),
+                request_id, start,
+            )
         finally:
             log.info(
                 "request id=%s key=%s %s %s status=%s ms=%.1f",
@@ -156,10 +167,10 @@ class Api:
     # -- routing ----------------------------------------------------------------
 
     def _routes(self) -> bottle.Bottle:
-        app = bottle.Bottle(catchall=True)
+        app = bottle.Bottle(catchall=False)
         app.config["json.enable"] = False
         app.config["afinitwin.api"] = self
-        for status in (400, 404, 405, 413, 500):
+        for status in (400, 404, 405, 413):
             app.error_handler[status] = self._bottle_error
         app.route(f"{BASE}/health", "GET", self._endpoint("health", False, READ, self.health))
         app.route(f"{BASE}/me", "GET", self._endpoint("me", True, READ, self.me))
@@ -178,7 +189,7 @@ class Api:
         return app
 
     def _bottle_error(self, err: bottle.HTTPError) -> bytes:
-        """Bottle's own refusals (no route, wrong method, a crash) as envelopes."""
+        """Bottle's own refusals (no route, wrong method, bad input) as envelopes."""
         request_id = bottle.request.environ.get("afinitwin.request_id", "")
         status = err.status_code
         if status == 405:
@@ -193,13 +204,8 @@ class Api:
             error = errors.NotFound("No such route.")
         elif status == 413:
             error = errors.PayloadTooLarge("The request body is too large.")
-        elif status == 400:
-            error = errors.InvalidParameter("The request could not be read.")
         else:
-            log.error("unhandled error in request %s\n%s", request_id, err.traceback or err)
-            error = errors.InternalError(
-                "Something went wrong inside the appliance; the log has this request id."
-            )
+            error = errors.InvalidParameter("The request could not be read.")
         bottle.response.content_type = JSON_TYPE
         bottle.response.set_header("Cache-Control", "no-store")
         return envelope(error, request_id)
