@@ -16,12 +16,14 @@ stray piece of owner data cannot run as script on the page.
 Failed sign-ins are throttled per account and per client address before any
 argon2 work is spent, so guessing costs the guesser time, not the server
 threads; the argon2 work itself runs one at a time (admins.Passwords).
+
+Limitation: the failed sign-in counts live in the process's memory, so a
+restart of the appliance forgives the failures of the last 15 minutes.
 """
 
 from __future__ import annotations
 
 import html
-import ipaddress
 import logging
 import shlex
 import uuid
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import bottle
 
-from . import admins, audit, errors, manage, owners, quota, sessions
+from . import admins, audit, errors, keys, manage, owners, quota, sessions
 from .admission import client_address
 from .api import JSON_TYPE, dumps, envelope, read_json_body, summary
 from .clock import Clock, parse_instant, rfc3339
@@ -73,8 +75,11 @@ COMMAND_MARKER = "afinitwin-appliance admin add NAME"
 
 
 def _error(status: int, code: str) -> type[errors.ApiError]:
-    return type(code.title().replace("_", ""), (errors.ApiError,),
-                {"status": status, "code": code})
+    return type(
+        code.title().replace("_", ""),
+        (errors.ApiError,),
+        {"status": status, "code": code},
+    )
 
 
 # The admin surface's own refusals, in the same family as the public API's.
@@ -114,24 +119,35 @@ def mount(app: bottle.Bottle, api: "Api") -> "Admin":
 
 
 class Admin:
-    def __init__(self, storage: Storage, settings: Settings, clock: Clock,
-                 passwords: admins.Passwords | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        clock: Clock,
+        passwords: admins.Passwords | None = None,
+    ) -> None:
         self.storage = storage
         self.settings = settings
         self.clock = clock
         self.passwords = passwords or admins.Passwords(concurrency=1)
-        self.failures = SlidingWindowLimiter(window=SIGN_IN_WINDOW,
-                                             max_buckets=settings.max_tracked)
+        self.failures = SlidingWindowLimiter(
+            window=SIGN_IN_WINDOW, max_buckets=settings.max_tracked
+        )
         self.app = self._routes()
 
-    def __call__(self, environ: dict[str, Any],
-                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         is_api = environ.get("PATH_INFO", "").startswith("/api/")
 
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             present = {name.lower() for name, _ in headers}
-            headers = [*headers, *(h for h in SECURITY_HEADERS
-                                   if h[0].lower() not in present)]
+            headers = [
+                *headers,
+                *(h for h in SECURITY_HEADERS if h[0].lower() not in present),
+            ]
             if is_api and "cache-control" not in present:
                 headers.append(("Cache-Control", "no-store"))
             return start_response(status, headers, exc_info)
@@ -144,8 +160,11 @@ class Admin:
         bottle.response.set_header("Location", "/admin/")
 
     def _routes(self) -> bottle.Bottle:
-        app = bottle.Bottle(catchall=True, autojson=False)
-        for status in (400, 404, 405, 413, 500):
+        # No catch-all: a crash travels up to Api.__call__, which logs it once
+        # with the request id and answers with the envelope.
+        app = bottle.Bottle()
+        app.config["catchall"] = False
+        for status in (400, 404, 405, 413):
             app.error_handler[status] = self._bottle_error
         app.route("/", "GET", self.page)
         app.route("/<name:re:[a-z]+[.](?:css|js|svg)>", "GET", self.asset)
@@ -194,8 +213,11 @@ class Admin:
         return body
 
     def setup_command(self) -> str:
-        config = f" --config {shlex.quote(str(self.settings.source))}" \
-            if self.settings.source else ""
+        config = (
+            f" --config {shlex.quote(str(self.settings.source))}"
+            if self.settings.source
+            else ""
+        )
         return f"afinitwin-appliance{config} admin add NAME"
 
     # -- the JSON endpoints' common path ------------------------------------------
@@ -224,7 +246,7 @@ class Admin:
     def _call(self, environ: dict[str, Any]) -> Call:
         peer = environ.get("REMOTE_ADDR", "")
         trusted = self.settings.trusted_networks
-        from_proxy = _within(peer, trusted)
+        from_proxy = keys.address_in(peer, trusted)
         proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
         secure = environ.get("wsgi.url_scheme") == "https" or (
             from_proxy and proto == "https"
@@ -239,6 +261,9 @@ class Admin:
         )
 
     def _refuse_cross_site(self, environ: dict[str, Any], call: Call) -> None:
+        # Limitation: Origin is compared with the Host header as received, so a
+        # reverse proxy must pass Host through unchanged (nginx: proxy_set_header
+        # Host $host) or every change made on the page is refused.
         site = environ.get("HTTP_SEC_FETCH_SITE")
         if site is not None and site != "same-origin":
             raise CrossSite("Changes are accepted only from the admin page itself.")
@@ -268,8 +293,9 @@ class Admin:
                 raise NotSignedIn("Sign in first; the session is missing or has ended.")
             return None
         self.storage.touch_session(found.session_hash, int(call.now))
-        return sessions.AdminSession(found.session_hash, found.admin, found.created_at,
-                                     int(call.now))
+        return sessions.AdminSession(
+            found.session_hash, found.admin, found.created_at, int(call.now)
+        )
 
     def _error(self, error: errors.ApiError, request_id: str) -> bytes:
         response = bottle.response
@@ -281,31 +307,29 @@ class Admin:
         return envelope(error, request_id)
 
     def _bottle_error(self, err: bottle.HTTPError) -> bytes:
+        """Bottle's own refusals (no route, wrong method, bad input) as envelopes."""
         request_id = bottle.request.environ.get("afinitwin.request_id", "")
-        known: dict[int, errors.ApiError] = {
-            400: errors.InvalidParameter("The request could not be read."),
-            404: errors.NotFound("No such page or endpoint."),
-            413: errors.PayloadTooLarge("The request body is too large."),
-        }
-        error = known.get(err.status_code)
-        if err.status_code == 405:
+        error: errors.ApiError = errors.InvalidParameter(
+            "The request could not be read."
+        )
+        if err.status_code == 404:
+            error = errors.NotFound("No such page or endpoint.")
+        elif err.status_code == 413:
+            error = errors.PayloadTooLarge("The request body is too large.")
+        elif err.status_code == 405:
             allowed = ", ".join(sorted(err.headers.get("Allow", "GET").split(",")))
             bottle.response.set_header("Allow", allowed)
-            error = errors.MethodNotAllowed(f"{bottle.request.method} is not allowed here;"
-                                            f" use {allowed}.")
-        if error is None:
-            log.error("unhandled error in admin request %s\n%s", request_id,
-                      err.traceback or err)
-            error = errors.InternalError(
-                "Something went wrong inside the appliance; the log has this request id."
+            error = errors.MethodNotAllowed(
+                f"{bottle.request.method} is not allowed here; use {allowed}."
             )
         bottle.response.content_type = JSON_TYPE
         bottle.response.set_header("Cache-Control", "no-store")
         return envelope(error, request_id)
 
     def _audit(self, call: Call, action: str, target: str, **details: Any) -> None:
-        audit.record(self.storage, self.clock, call.admin, action, target, call.address,
-                     details)
+        audit.record(
+            self.storage, self.clock, call.admin, action, target, call.address, details
+        )
         log.info("admin %s: %s %s", call.admin, action, target)
 
     # -- session ------------------------------------------------------------------
@@ -323,7 +347,9 @@ class Admin:
             "setupCommand": None if has_admins else self.setup_command(),
         }
 
-    def _signed_in(self, session: sessions.AdminSession, session_id: str) -> dict[str, Any]:
+    def _signed_in(
+        self, session: sessions.AdminSession, session_id: str
+    ) -> dict[str, Any]:
         return {
             "signedIn": True,
             "admin": session.admin,
@@ -338,12 +364,17 @@ class Admin:
             raise NoAdminAccount(
                 f"No admin account exists yet; create one with: {self.setup_command()}"
             )
-        buckets = [(("account", name[:64]), ACCOUNT_FAILURES),
-                   (("address", call.address), ADDRESS_FAILURES)]
+        buckets = [
+            (("account", name[:64]), ACCOUNT_FAILURES),
+            (("address", call.address), ADDRESS_FAILURES),
+        ]
 
         def throttle() -> None:
-            full = [d for d in (self.failures.peek(b, n, call.now) for b, n in buckets)
-                    if not d.allowed]
+            full = [
+                d
+                for d in (self.failures.peek(b, n, call.now) for b, n in buckets)
+                if not d.allowed
+            ]
             if full:
                 raise errors.RateLimited(
                     "Too many failed sign-ins; retry after the time in Retry-After.",
@@ -351,27 +382,35 @@ class Admin:
                 )
 
         throttle()
-        admin = admins.authenticate(self.storage, self.passwords, name, password,
-                                    precheck=throttle)
+        admin = admins.authenticate(
+            self.storage, self.passwords, name, password, precheck=throttle
+        )
         if admin is None:
             for bucket, limit in buckets:
                 self.failures.hit(bucket, limit, call.now)
             known = self.storage.get_admin(name) is not None
             # An unknown "name" may be a password typed in the wrong field.
-            log.warning("admin sign-in failed from %s for %s", call.address,
-                        name if known else "an unknown name")
+            log.warning(
+                "admin sign-in failed from %s for %s",
+                call.address,
+                name if known else "an unknown name",
+            )
             raise WrongCredentials("The name or the password is wrong.")
 
         if call.session is not None:
             self.storage.end_session(call.session.session_hash)
         now = int(call.now)
-        self.storage.purge_sessions(now - sessions.IDLE_SECONDS,
-                                    now - sessions.ABSOLUTE_SECONDS)
+        self.storage.purge_sessions(
+            now - sessions.IDLE_SECONDS, now - sessions.ABSOLUTE_SECONDS
+        )
         session_id = sessions.new_id()
-        session = sessions.AdminSession(sessions.hash_id(session_id), admin.name, now, now)
+        session = sessions.AdminSession(
+            sessions.hash_id(session_id), admin.name, now, now
+        )
         self.storage.add_session(session)
-        bottle.response.add_header("Set-Cookie",
-                                   sessions.set_cookie(session_id, call.secure))
+        bottle.response.add_header(
+            "Set-Cookie", sessions.set_cookie(session_id, call.secure)
+        )
         call.session = session
         self._audit(call, "session.sign_in", admin.name)
         return self._signed_in(session, session_id)
@@ -386,21 +425,33 @@ class Admin:
     # -- owners ---------------------------------------------------------------------
 
     def list_owners(self, call: Call) -> dict[str, Any]:
-        return {"owners": [self._owner_view(o, call.now)
-                           for o in self.storage.list_owners()]}
+        return {
+            "owners": [
+                self._owner_view(o, call.now) for o in self.storage.list_owners()
+            ]
+        }
 
     def add_owner(self, call: Call) -> dict[str, Any]:
         body = _object(read_json_body(bottle.request.environ))
         owner = manage.add_owner(
-            self.storage, self.clock, _string(body, "name"),
+            self.storage,
+            self.clock,
+            _string(body, "name"),
             plan=_string(body, "plan", "professional"),
             status=_string(body, "status", "active"),
             source=_string(body, "source", "manual"),
             active_until=_instant(body, "activeUntil"),
         )
-        self._audit(call, "owner.add", owner.owner_id, name=owner.name,
-                    plan=owner.plan_name, status=owner.plan_status,
-                    source=owner.plan_source, activeUntil=_at(owner.active_until))
+        self._audit(
+            call,
+            "owner.add",
+            owner.owner_id,
+            name=owner.name,
+            plan=owner.plan_name,
+            status=owner.plan_status,
+            source=owner.plan_source,
+            activeUntil=_at(owner.active_until),
+        )
         bottle.response.status = 201
         return {"owner": self._owner_view(owner, call.now)}
 
@@ -408,30 +459,44 @@ class Admin:
         before = self._owner(owner_id)
         body = _object(read_json_body(bottle.request.environ))
         owner = manage.set_plan(
-            self.storage, owner_id, _string(body, "plan", before.plan_name),
+            self.storage,
+            owner_id,
+            _string(body, "plan", before.plan_name),
             _string(body, "status", before.plan_status),
             _string(body, "source", before.plan_source),
             _instant(body, "activeUntil"),
         )
-        self._audit(call, "owner.set_plan", owner_id,
-                    before=_plan(before), after=_plan(owner))
+        self._audit(
+            call, "owner.set_plan", owner_id, before=_plan(before), after=_plan(owner)
+        )
         return {"owner": self._owner_view(owner, call.now)}
 
     def _owner(self, owner_id: str) -> owners.Owner:
         owner = self.storage.get_owner(owner_id)
         if owner is None:
-            raise errors.NotFound("No owner has this id.", details={"ownerId": owner_id})
+            raise errors.NotFound(
+                "No owner has this id.", details={"ownerId": owner_id}
+            )
         return owner
 
     def _owner_view(self, owner: owners.Owner, now: float) -> dict[str, Any]:
+        # Limitation: three queries per owner; with thousands of owners the
+        # owners list grows slow, as it has no paging yet.
         oid = owner.owner_id
         return {
-            "id": oid, "name": owner.name, "plan": owner.plan_name,
-            "status": owner.plan_status, "source": owner.plan_source,
-            "activeUntil": _at(owner.active_until), "createdAt": rfc3339(owner.created_at),
-            "planActive": owner.plan_active(now), "keysAllowed": owner.allows_keys(now),
+            "id": oid,
+            "name": owner.name,
+            "plan": owner.plan_name,
+            "status": owner.plan_status,
+            "source": owner.plan_source,
+            "activeUntil": _at(owner.active_until),
+            "createdAt": rfc3339(owner.created_at),
+            "planActive": owner.plan_active(now),
+            "keysAllowed": owner.allows_keys(now),
             "snapshots": len(self.storage.list_snapshots(oid)),
-            "liveKeys": sum(1 for k in self.storage.list_keys(oid) if k.revoked_at is None),
+            "liveKeys": sum(
+                1 for k in self.storage.list_keys(oid) if k.revoked_at is None
+            ),
             "pendingReview": len(self.storage.review_items(oid, "pending")),
         }
 
@@ -439,15 +504,18 @@ class Admin:
 
     def list_snapshots(self, call: Call, owner_id: str) -> dict[str, Any]:
         self._owner(owner_id)
-        return {"snapshots": [summary(r) for r in self.storage.list_snapshots(owner_id)]}
+        return {
+            "snapshots": [summary(r) for r in self.storage.list_snapshots(owner_id)]
+        }
 
     def import_snapshot(self, call: Call, owner_id: str) -> dict[str, Any]:
         self._owner(owner_id)
         data = _raw_body(bottle.request.environ, MAX_SNAPSHOT_BYTES)
         filename = bottle.request.get_header("X-File-Name", "")[-200:] or None
         try:
-            imported = manage.import_snapshot(self.storage, self.clock, owner_id, data,
-                                              filename)
+            imported = manage.import_snapshot(
+                self.storage, self.clock, owner_id, data, filename
+            )
         except errors.SnapshotInvalid as exc:
             count = len(exc.problems)
             raise SnapshotRefused(
@@ -458,8 +526,14 @@ class Admin:
         except Conflict as exc:
             raise SnapshotConflict(_sentence(str(exc))) from None
         record = imported.record
-        self._audit(call, "snapshot.import", record.snapshot_id, owner=owner_id,
-                    created=imported.created, file=filename)
+        self._audit(
+            call,
+            "snapshot.import",
+            record.snapshot_id,
+            owner=owner_id,
+            created=imported.created,
+            file=filename,
+        )
         bottle.response.status = 201 if imported.created else 200
         return {"snapshot": summary(record), "created": imported.created}
 
@@ -467,14 +541,20 @@ class Admin:
 
     def list_keys(self, call: Call, owner_id: str) -> dict[str, Any]:
         self._owner(owner_id)
-        return {"keys": [self._key_view(k, call.now)
-                         for k in self.storage.list_keys(owner_id)]}
+        return {
+            "keys": [
+                self._key_view(k, call.now) for k in self.storage.list_keys(owner_id)
+            ]
+        }
 
     def create_key(self, call: Call, owner_id: str) -> dict[str, Any]:
         self._owner(owner_id)
         body = _object(read_json_body(bottle.request.environ))
         created = manage.create_key(
-            self.storage, self.clock, owner_id, _string(body, "name"),
+            self.storage,
+            self.clock,
+            owner_id,
+            _string(body, "name"),
             scopes=_strings(body, "scopes"),
             monthly_quota=_integer(body, "monthlyQuota"),
             default_monthly=self.settings.default_monthly,
@@ -482,10 +562,17 @@ class Admin:
             networks=_strings(body, "allowedNetworks"),
         )
         key = created.key
-        self._audit(call, "key.create", key.key_id, owner=owner_id, name=key.name,
-                    scopes=list(key.scopes), monthlyQuota=key.monthly_quota,
-                    expiresAt=_at(key.expires_at),
-                    allowedNetworks=list(key.allowed_networks))
+        self._audit(
+            call,
+            "key.create",
+            key.key_id,
+            owner=owner_id,
+            name=key.name,
+            scopes=list(key.scopes),
+            monthlyQuota=key.monthly_quota,
+            expiresAt=_at(key.expires_at),
+            allowedNetworks=list(key.allowed_networks),
+        )
         bottle.response.status = 201
         # The only answer that ever holds the plaintext: it is not stored,
         # not logged and not audited.
@@ -496,11 +583,18 @@ class Admin:
         body = _object(read_json_body(bottle.request.environ))
         limit = _integer(body, "monthlyQuota")
         if limit is None:
-            raise errors.InvalidBody("monthlyQuota is required.",
-                                     details={"field": "monthlyQuota"})
+            raise errors.InvalidBody(
+                "monthlyQuota is required.", details={"field": "monthlyQuota"}
+            )
         key = manage.set_key_quota(self.storage, key_id, limit)
-        self._audit(call, "key.set_quota", key_id, owner=key.owner_id,
-                    before=before.monthly_quota, after=key.monthly_quota)
+        self._audit(
+            call,
+            "key.set_quota",
+            key_id,
+            owner=key.owner_id,
+            before=before.monthly_quota,
+            after=key.monthly_quota,
+        )
         return {"key": self._key_view(key, call.now)}
 
     def revoke_key(self, call: Call, key_id: str) -> dict[str, Any]:
@@ -523,12 +617,17 @@ class Admin:
         else:
             state = "live"
         return {
-            "keyId": key.key_id, "ownerId": key.owner_id, "name": key.name,
-            "scopes": list(key.scopes), "state": state,
+            "keyId": key.key_id,
+            "ownerId": key.owner_id,
+            "name": key.name,
+            "scopes": list(key.scopes),
+            "state": state,
             "monthlyQuota": key.monthly_quota,
             "usedThisMonth": self.storage.used(key.key_id, quota.month_of(now)),
-            "createdAt": rfc3339(key.created_at), "lastUsedAt": _at(key.last_used_at),
-            "expiresAt": _at(key.expires_at), "revokedAt": _at(key.revoked_at),
+            "createdAt": rfc3339(key.created_at),
+            "lastUsedAt": _at(key.last_used_at),
+            "expiresAt": _at(key.expires_at),
+            "revokedAt": _at(key.revoked_at),
             "allowedNetworks": list(key.allowed_networks),
         }
 
@@ -540,7 +639,8 @@ class Admin:
         status = query.get("status") or "pending"
         if status not in (*REVIEW_STATUSES, "all"):
             raise errors.InvalidParameter(
-                "The parameter status must be one of pending, accepted, dismissed, all.",
+                "The parameter status must be one of pending, accepted, dismissed,"
+                " all.",
                 details={"parameter": "status", "allowed": [*REVIEW_STATUSES, "all"]},
             )
         if owner_id is not None:
@@ -551,16 +651,24 @@ class Admin:
     def decide_review(self, call: Call, item_id: int) -> dict[str, Any]:
         item = self.storage.get_review_item(item_id)
         if item is None:
-            raise errors.NotFound("No review item has this id.",
-                                  details={"itemId": item_id})
+            raise errors.NotFound(
+                "No review item has this id.", details={"itemId": item_id}
+            )
         status = _string(_object(read_json_body(bottle.request.environ)), "status")
         if status not in ("accepted", "dismissed"):
-            raise errors.InvalidBody("status must be accepted or dismissed.",
-                                     details={"field": "status",
-                                              "allowed": ["accepted", "dismissed"]})
+            raise errors.InvalidBody(
+                "status must be accepted or dismissed.",
+                details={"field": "status", "allowed": ["accepted", "dismissed"]},
+            )
         self.storage.set_review_status(item_id, status)
-        self._audit(call, f"review.{status.removesuffix('ed')}", str(item_id),
-                    owner=item["owner_id"], kind=item["kind"], before=item["status"])
+        self._audit(
+            call,
+            f"review.{status.removesuffix('ed')}",
+            str(item_id),
+            owner=item["owner_id"],
+            kind=item["kind"],
+            before=item["status"],
+        )
         return {"item": _review_view({**item, "status": status})}
 
     # -- audit log --------------------------------------------------------------------
@@ -568,13 +676,24 @@ class Admin:
     def list_audit(self, call: Call) -> dict[str, Any]:
         text = bottle.request.query.get("before") or ""
         if text and not text.isdigit():
-            raise errors.InvalidParameter("The parameter before must be an entry id.",
-                                          details={"parameter": "before"})
+            raise errors.InvalidParameter(
+                "The parameter before must be an entry id.",
+                details={"parameter": "before"},
+            )
         entries = audit.newest(self.storage, int(text) if text else None)
         return {
-            "entries": [{"id": e.entry_id, "at": rfc3339(e.at), "admin": e.admin,
-                         "action": e.action, "target": e.target, "address": e.address,
-                         "details": e.details} for e in entries],
+            "entries": [
+                {
+                    "id": e.entry_id,
+                    "at": rfc3339(e.at),
+                    "admin": e.admin,
+                    "action": e.action,
+                    "target": e.target,
+                    "address": e.address,
+                    "details": e.details,
+                }
+                for e in entries
+            ],
             "next": entries[-1].entry_id if len(entries) == audit.PAGE else None,
         }
 
@@ -588,16 +707,6 @@ def _static(name: str) -> bytes:
     if not entry.is_file():
         raise FileNotFoundError(name)
     return entry.read_bytes()
-
-
-def _within(address: str, networks: Iterable[Any]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in networks)
 
 
 def _origin(text: str) -> str:
@@ -620,15 +729,23 @@ def _at(ts: int | None) -> str | None:
 
 
 def _plan(owner: owners.Owner) -> dict[str, Any]:
-    return {"plan": owner.plan_name, "status": owner.plan_status,
-            "source": owner.plan_source, "activeUntil": _at(owner.active_until)}
+    return {
+        "plan": owner.plan_name,
+        "status": owner.plan_status,
+        "source": owner.plan_source,
+        "activeUntil": _at(owner.active_until),
+    }
 
 
 def _review_view(item: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": item["item_id"], "ownerId": item["owner_id"], "keyId": item["key_id"],
-        "kind": item["kind"], "externalRef": item["external_ref"],
-        "payload": item["payload"], "status": item["status"],
+        "id": item["item_id"],
+        "ownerId": item["owner_id"],
+        "keyId": item["key_id"],
+        "kind": item["kind"],
+        "externalRef": item["external_ref"],
+        "payload": item["payload"],
+        "status": item["status"],
         "createdAt": rfc3339(item["created_at"]),
     }
 
@@ -640,8 +757,9 @@ def _raw_body(environ: dict[str, Any], limit: int) -> bytes:
     )
     if length_text.isdigit() and int(length_text) > limit:
         raise too_large
-    data = environ["wsgi.input"].read(int(length_text) if length_text.isdigit()
-                                      else limit + 1)
+    data = environ["wsgi.input"].read(
+        int(length_text) if length_text.isdigit() else limit + 1
+    )
     if len(data) > limit:
         raise too_large
     if not data:

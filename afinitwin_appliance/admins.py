@@ -88,9 +88,12 @@ class Busy(errors.ServiceUnavailable):
 class Passwords:
     """argon2id hashing and checking, at most `concurrency` at a time."""
 
-    def __init__(self, hasher: PasswordHasher | None = None,
-                 concurrency: int = DEFAULT_CONCURRENCY,
-                 wait_seconds: float = WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        hasher: PasswordHasher | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        wait_seconds: float = WAIT_SECONDS,
+    ) -> None:
         self.hasher = hasher or PasswordHasher()
         self.wait_seconds = wait_seconds
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -100,8 +103,12 @@ class Passwords:
         with self._slot():
             return self.hasher.hash(password)
 
-    def verify(self, stored_hash: str | None, password: str,
-               precheck: Callable[[], None] | None = None) -> Verified:
+    def verify(
+        self,
+        stored_hash: str | None,
+        password: str,
+        precheck: Callable[[], None] | None = None,
+    ) -> Verified:
         """Check a password; with no stored hash, spend the same work and fail.
 
         Checking an unknown account against a throwaway hash keeps the answer
@@ -148,20 +155,26 @@ class _Slot:
         self.semaphore.release()
 
 
-def add(storage: "Storage", clock: Clock, passwords: Passwords, name: str,
-        password: str) -> Admin:
+def add(
+    storage: "Storage", clock: Clock, passwords: Passwords, name: str, password: str
+) -> Admin:
     check_name(name)
     check_password(password)
     now = int(clock.now())
-    admin = Admin(name=name, password_hash=passwords.hash(password), created_at=now,
-                  password_changed_at=now)
+    admin = Admin(
+        name=name,
+        password_hash=passwords.hash(password),
+        created_at=now,
+        password_changed_at=now,
+    )
     if not storage.add_admin(admin):
         raise Refused(f"an admin named {name!r} already exists")
     return admin
 
 
-def change_password(storage: "Storage", clock: Clock, passwords: Passwords, name: str,
-                    password: str) -> Admin:
+def change_password(
+    storage: "Storage", clock: Clock, passwords: Passwords, name: str, password: str
+) -> Admin:
     """Set a new password and end every session of that admin."""
     check_password(password)
     if storage.get_admin(name) is None:
@@ -170,20 +183,27 @@ def change_password(storage: "Storage", clock: Clock, passwords: Passwords, name
     return storage.get_admin(name)  # type: ignore[return-value]
 
 
-def authenticate(storage: "Storage", passwords: Passwords, name: str, password: str,
-                 precheck: Callable[[], None] | None = None) -> Admin | None:
+def authenticate(
+    storage: "Storage",
+    passwords: Passwords,
+    name: str,
+    password: str,
+    precheck: Callable[[], None] | None = None,
+) -> Admin | None:
     """The admin if name and password match; None otherwise, whatever was wrong."""
     admin = storage.get_admin(name) if NAME_RE.fullmatch(name) else None
     if len(password) > MAX_PASSWORD:
         return None
-    verified = passwords.verify(admin.password_hash if admin else None, password,
-                                precheck)
+    verified = passwords.verify(
+        admin.password_hash if admin else None, password, precheck
+    )
     if not verified.ok or admin is None:
         return None
     if verified.new_hash is not None:
         # Same password, stronger parameters: not a password change, so the
         # admin's other sessions stay.
-        storage.set_admin_password(admin.name, verified.new_hash,
-                                   admin.password_changed_at, end_sessions=False)
+        storage.set_admin_password(
+            admin.name, verified.new_hash, admin.password_changed_at, end_sessions=False
+        )
         log.info("rehashed admin %s's password with current parameters", admin.name)
     return admin

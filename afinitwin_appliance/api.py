@@ -167,7 +167,8 @@ class Api:
     # -- routing ----------------------------------------------------------------
 
     def _routes(self) -> bottle.Bottle:
-        app = bottle.Bottle(catchall=False)
+        app = bottle.Bottle()
+        app.config["catchall"] = False
         app.config["json.enable"] = False
         app.config["afinitwin.api"] = self
         for status in (400, 404, 405, 413):

@@ -39,15 +39,23 @@ class AuditEntry:
     details: dict[str, Any]
 
 
-def record(storage: "Storage", clock: Clock, admin: str, action: str, target: str,
-           address: str, details: dict[str, Any] | None = None) -> None:
+def record(
+    storage: "Storage",
+    clock: Clock,
+    admin: str,
+    action: str,
+    target: str,
+    address: str,
+    details: dict[str, Any] | None = None,
+) -> None:
     details = dict(details or {})
     if _SECRET_RE.search(f"{target} {details}"):
         raise ValueError(f"refusing to write a secret into the audit log ({action})")
     storage.append_audit(int(clock.now()), admin, action, target, address, details)
 
 
-def newest(storage: "Storage", before: int | None = None,
-           limit: int = PAGE) -> list[AuditEntry]:
+def newest(
+    storage: "Storage", before: int | None = None, limit: int = PAGE
+) -> list[AuditEntry]:
     """A page of entries, newest first; `before` is the entry id to go on from."""
     return storage.audit_entries(before, limit)

@@ -28,6 +28,12 @@
     return el;
   }
 
+  // replaceChildren that skips the nulls conditional parts leave behind.
+  function put(el, ...children) {
+    el.replaceChildren(...children.flat(Infinity).filter((c) =>
+      c !== null && c !== undefined && c !== false));
+  }
+
   function when(text) {
     if (!text) return "—";
     return text.replace("T", " ").replace(/:\d\dZ$/, " UTC");
@@ -49,8 +55,10 @@
     return h("div", { class: "empty" }, h("strong", {}, title), text);
   }
 
+  // The content sits in one box so that, on narrow screens where the label
+  // moves beside it, the content wraps as a whole.
   function cell(label, ...content) {
-    return h("td", { "data-label": label }, ...content);
+    return h("td", { "data-label": label }, h("div", { class: "cell" }, ...content));
   }
 
   function table(headers, rows) {
@@ -110,9 +118,11 @@
   }
 
   let flashTimer = null;
+  let flashedAt = 0;
   function flash(text, tone) {
     const area = $("flash");
     clearTimeout(flashTimer);
+    flashedAt = Date.now();
     area.replaceChildren(alertBox(tone || "success", text, () => area.replaceChildren()));
     if ((tone || "success") === "success") {
       flashTimer = setTimeout(() => area.replaceChildren(), 6000);
@@ -189,7 +199,12 @@
     $("signin-form").addEventListener("submit", signIn);
     $("sign-out").addEventListener("click", signOut);
     $("dialog-cancel").addEventListener("click", () => $("dialog").close("cancel"));
-    window.addEventListener("hashchange", () => route(true));
+    window.addEventListener("hashchange", () => {
+      // A message belongs to the screen it was shown on, unless it was shown
+      // just now by the action that moved us here.
+      if (Date.now() - flashedAt > 1000) $("flash").replaceChildren();
+      route(true);
+    });
     try {
       const session = await api("GET", "session");
       if (session.signedIn) signedIn(session);
@@ -312,7 +327,7 @@
   }
 
   function render(...children) {
-    $("view").replaceChildren(...children);
+    put($("view"), ...children);
   }
 
   async function loading(work) {
@@ -417,7 +432,7 @@
     }
   }
 
-  const TABS = [["keys", "Keys"], ["snapshots", "Snapshots"], ["review", "Review queue"],
+  const TABS = [["keys", "Keys"], ["snapshots", "Snapshots"], ["review", "Review"],
     ["plan", "Plan"]];
 
   function ownerView(ownerId, tab) {
@@ -536,7 +551,7 @@
       cell("Languages", s.languages.join(", ")),
       cell("Narratives", s.hasNarratives ? "yes" : "no"),
       cell("Imported", when(s.importedAt))));
-    panel.replaceChildren(form, h("div", { class: "card" },
+    put(panel, form, h("div", { class: "card" },
       h("div", { class: "section-head" }, h("h2", {}, "Snapshots"),
         h("span", { class: "muted small" }, "newest first")),
       data.snapshots.length
@@ -561,7 +576,7 @@
           ? [keyForm(owner, panel, () => createSlot.replaceChildren())] : []));
         if (opening) createSlot.querySelector("input").focus();
       } }, "Create key");
-    panel.replaceChildren(
+    put(panel,
       secretSlot,
       owner.keysAllowed ? null : alertBox("warning",
         "Keys can be created only while the owner's plan is professional and active. Change it under Plan."),
@@ -772,7 +787,7 @@
   function statusFilter(value, onChange) {
     const control = select("status", ["pending", "accepted", "dismissed", "all"], value);
     control.addEventListener("change", () => onChange(control.value));
-    return h("label", { class: "checks" }, h("span", { class: "small muted" }, "Show"), control);
+    return h("label", { class: "filter" }, h("span", {}, "Show"), control);
   }
 
   async function ownerReviewPanel(owner, panel) {
@@ -782,7 +797,7 @@
       null, slot, status === "pending"
         ? "No life facts or annotations are waiting for this owner."
         : "No items with this status.");
-    panel.replaceChildren(h("div", { class: "card" },
+    put(panel, h("div", { class: "card" },
       h("div", { class: "section-head" }, h("h2", {}, "Review queue"),
         statusFilter(status, (v) => { status = v; load(); })),
       h("p", { class: "muted" },
@@ -814,7 +829,7 @@
 
   function details(d) {
     return Object.entries(d || {}).map(([k, v]) =>
-      `${k}=${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`).join("  ");
+      `${k}=${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`).join("  ") || "—";
   }
 
   function auditRows(entries) {
