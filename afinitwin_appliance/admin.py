@@ -35,7 +35,9 @@ import bottle
 
 from . import admins, audit, errors, keys, manage, owners, quota, sessions
 from .admission import client_address
-from .api import JSON_TYPE, dumps, envelope, read_json_body, summary
+from .api import (
+    JSON_TYPE, bottle_error, dumps, error_response, read_json_body, summary,
+)
 from .clock import Clock, parse_instant, rfc3339
 from .config import Settings
 from .keys import KEY_ID_RE, ApiKey
@@ -165,7 +167,7 @@ class Admin:
         app = bottle.Bottle()
         app.config["catchall"] = False
         for status in (400, 404, 405, 413):
-            app.error_handler[status] = self._bottle_error
+            app.error_handler[status] = bottle_error
         app.route("/", "GET", self.page)
         app.route("/<name:re:[a-z]+[.](?:css|js|svg)>", "GET", self.asset)
         routes: list[tuple[str, str, Callable[..., Any], bool]] = [
@@ -234,9 +236,9 @@ class Admin:
                     self._check_csrf(environ, call)
                 result = handler(call, **url_args)
             except errors.ApiError as error:
-                return self._error(error, call.request_id)
+                return error_response(error, call.request_id)
             except (manage.Refused, admins.Refused) as refusal:
-                return self._error(Refused(_sentence(str(refusal))), call.request_id)
+                return error_response(Refused(_sentence(str(refusal))), call.request_id)
             bottle.response.content_type = JSON_TYPE
             bottle.response.set_header("Cache-Control", "no-store")
             return dumps(result)
@@ -296,35 +298,6 @@ class Admin:
         return sessions.AdminSession(
             found.session_hash, found.admin, found.created_at, int(call.now)
         )
-
-    def _error(self, error: errors.ApiError, request_id: str) -> bytes:
-        response = bottle.response
-        response.status = error.status
-        response.content_type = JSON_TYPE
-        response.set_header("Cache-Control", "no-store")
-        for header, value in error.headers.items():
-            response.set_header(header, value)
-        return envelope(error, request_id)
-
-    def _bottle_error(self, err: bottle.HTTPError) -> bytes:
-        """Bottle's own refusals (no route, wrong method, bad input) as envelopes."""
-        request_id = bottle.request.environ.get("afinitwin.request_id", "")
-        error: errors.ApiError = errors.InvalidParameter(
-            "The request could not be read."
-        )
-        if err.status_code == 404:
-            error = errors.NotFound("No such page or endpoint.")
-        elif err.status_code == 413:
-            error = errors.PayloadTooLarge("The request body is too large.")
-        elif err.status_code == 405:
-            allowed = ", ".join(sorted(err.headers.get("Allow", "GET").split(",")))
-            bottle.response.set_header("Allow", allowed)
-            error = errors.MethodNotAllowed(
-                f"{bottle.request.method} is not allowed here; use {allowed}."
-            )
-        bottle.response.content_type = JSON_TYPE
-        bottle.response.set_header("Cache-Control", "no-store")
-        return envelope(error, request_id)
 
     def _audit(self, call: Call, action: str, target: str, **details: Any) -> None:
         audit.record(

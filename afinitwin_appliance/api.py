@@ -172,7 +172,7 @@ class Api:
         app.config["json.enable"] = False
         app.config["afinitwin.api"] = self
         for status in (400, 404, 405, 413):
-            app.error_handler[status] = self._bottle_error
+            app.error_handler[status] = bottle_error
         app.route(f"{BASE}/health", "GET", self._endpoint("health", False, READ, self.health))
         app.route(f"{BASE}/me", "GET", self._endpoint("me", True, READ, self.me))
         app.route(f"{BASE}/historic", "GET", self._endpoint("historic", True, READ, self.historic))
@@ -188,28 +188,6 @@ class Api:
 
         self.admin = mount(app, self)
         return app
-
-    def _bottle_error(self, err: bottle.HTTPError) -> bytes:
-        """Bottle's own refusals (no route, wrong method, bad input) as envelopes."""
-        request_id = bottle.request.environ.get("afinitwin.request_id", "")
-        status = err.status_code
-        if status == 405:
-            allowed = set(err.headers.get("Allow", "GET").split(","))
-            if "GET" in allowed:
-                allowed.add("HEAD")
-            bottle.response.set_header("Allow", ", ".join(sorted(allowed)))
-            error: errors.ApiError = errors.MethodNotAllowed(
-                f"{bottle.request.method} is not allowed here; use {', '.join(sorted(allowed))}."
-            )
-        elif status == 404:
-            error = errors.NotFound("No such route.")
-        elif status == 413:
-            error = errors.PayloadTooLarge("The request body is too large.")
-        else:
-            error = errors.InvalidParameter("The request could not be read.")
-        bottle.response.content_type = JSON_TYPE
-        bottle.response.set_header("Cache-Control", "no-store")
-        return envelope(error, request_id)
 
     def _endpoint(self, name: str, counted: bool, scope: str,
                   handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -233,18 +211,9 @@ class Api:
                     response.set_header(header, value)
                 return handler(admitted, **url_args)
             except errors.ApiError as error:
-                return self.error_response(error, request_id)
+                return error_response(error, request_id)
 
         return run
-
-    def error_response(self, error: errors.ApiError, request_id: str) -> bytes:
-        response = bottle.response
-        response.status = error.status
-        response.content_type = JSON_TYPE
-        response.set_header("Cache-Control", "no-store")
-        for header, value in error.headers.items():
-            response.set_header(header, value)
-        return envelope(error, request_id)
 
     def _json(self, obj: Any) -> bytes:
         bottle.response.content_type = JSON_TYPE
@@ -368,6 +337,38 @@ class Api:
                 details={"snapshotId": record.snapshot_id, "status": record.status},
             )
         return record
+
+
+def error_response(error: errors.ApiError, request_id: str) -> bytes:
+    """The envelope as the answer to the current Bottle request."""
+    response = bottle.response
+    response.status = error.status
+    response.content_type = JSON_TYPE
+    response.set_header("Cache-Control", "no-store")
+    for header, value in error.headers.items():
+        response.set_header(header, value)
+    return envelope(error, request_id)
+
+
+def bottle_error(err: bottle.HTTPError) -> bytes:
+    """Bottle's own refusals (no route, wrong method, bad input) as envelopes."""
+    request_id = bottle.request.environ.get("afinitwin.request_id", "")
+    status = err.status_code
+    if status == 405:
+        allowed = set(err.headers.get("Allow", "GET").split(","))
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        bottle.response.set_header("Allow", ", ".join(sorted(allowed)))
+        error: errors.ApiError = errors.MethodNotAllowed(
+            f"{bottle.request.method} is not allowed here; use {', '.join(sorted(allowed))}."
+        )
+    elif status == 404:
+        error = errors.NotFound("No such route.")
+    elif status == 413:
+        error = errors.PayloadTooLarge("The request body is too large.")
+    else:
+        error = errors.InvalidParameter("The request could not be read.")
+    return error_response(error, request_id)
 
 
 def preset_query(query_string: str) -> dict[str, Any]:

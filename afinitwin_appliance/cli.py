@@ -263,10 +263,17 @@ def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
     return cmd_serve(args, settings)
 
 
+def _audit(storage: Storage, action: str, target: str, **details: Any) -> None:
+    """Changes made here land in the same audit log as the admin page's."""
+    audit.record(storage, CLOCK, _operator(), action, target, audit.CLI_ADDRESS, details)
+
+
 def cmd_owner_add(args: argparse.Namespace, settings: config.Settings) -> int:
-    owner = manage.add_owner(_storage(settings, create=True), CLOCK, args.name,
-                             plan=args.plan, status=args.status, source=args.source,
+    storage = _storage(settings, create=True)
+    owner = manage.add_owner(storage, CLOCK, args.name, plan=args.plan,
+                             status=args.status, source=args.source,
                              active_until=args.until)
+    _audit(storage, "owner.add", owner.owner_id, name=owner.name, plan=owner.plan_name)
     print(owner.owner_id if args.quiet else f"owner {owner.owner_id} added ({owner.name})")
     return 0
 
@@ -293,8 +300,11 @@ def cmd_owner_list(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_owner_set_plan(args: argparse.Namespace, settings: config.Settings) -> int:
-    owner = manage.set_plan(_storage(settings), args.owner_id, args.plan, args.status,
+    storage = _storage(settings)
+    owner = manage.set_plan(storage, args.owner_id, args.plan, args.status,
                             args.source, args.until)
+    _audit(storage, "owner.set_plan", owner.owner_id, plan=owner.plan_name,
+           status=owner.plan_status, activeUntil=owner.active_until)
     print(f"owner {owner.owner_id}: {owner.plan_status} {owner.plan_name} plan")
     return 0
 
@@ -305,8 +315,11 @@ def cmd_snapshot_import(args: argparse.Namespace, settings: config.Settings) -> 
         data = path.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    imported = manage.import_snapshot(_storage(settings), CLOCK, args.owner, data, path.name)
+    storage = _storage(settings)
+    imported = manage.import_snapshot(storage, CLOCK, args.owner, data, path.name)
     record = imported.record
+    if imported.created:
+        _audit(storage, "snapshot.import", record.snapshot_id, owner=args.owner)
     if args.quiet:
         print(record.snapshot_id)
     elif imported.created:
@@ -336,11 +349,15 @@ def cmd_snapshot_list(args: argparse.Namespace, settings: config.Settings) -> in
 
 
 def cmd_key_create(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings)
     created = manage.create_key(
-        _storage(settings), CLOCK, args.owner, args.name, scopes=args.scope,
+        storage, CLOCK, args.owner, args.name, scopes=args.scope,
         monthly_quota=args.quota, default_monthly=settings.default_monthly,
         expires_at=args.expires, networks=args.allow,
     )
+    _audit(storage, "key.create", created.key.key_id, owner=args.owner,
+           name=created.key.name, scopes=list(created.key.scopes),
+           monthlyQuota=created.key.monthly_quota)
     if args.quiet:
         print(created.plaintext)
     else:
@@ -383,13 +400,18 @@ def cmd_key_list(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_key_revoke(args: argparse.Namespace, settings: config.Settings) -> int:
-    key = manage.revoke_key(_storage(settings), CLOCK, args.key_id)
+    storage = _storage(settings)
+    key = manage.revoke_key(storage, CLOCK, args.key_id)
+    _audit(storage, "key.revoke", key.key_id, owner=key.owner_id, name=key.name)
     print(f"key {key.key_id} revoked; it is refused from the next request on")
     return 0
 
 
 def cmd_key_set_quota(args: argparse.Namespace, settings: config.Settings) -> int:
-    key = manage.set_key_quota(_storage(settings), args.key_id, args.quota)
+    storage = _storage(settings)
+    key = manage.set_key_quota(storage, args.key_id, args.quota)
+    _audit(storage, "key.set_quota", key.key_id, owner=key.owner_id,
+           after=key.monthly_quota)
     print(f"key {key.key_id}: monthly quota {key.monthly_quota:,}")
     return 0
 

@@ -254,7 +254,7 @@ def test_wrong_method_is_refused_with_allow(signed_in):
     resp = signed_in.browser.call("PUT", "/api/session", {})
     assert resp.status_int == 405
     assert code_of(resp) == "METHOD_NOT_ALLOWED"
-    assert resp.headers["Allow"] == "DELETE, GET, POST"
+    assert resp.headers["Allow"] == "DELETE, GET, HEAD, POST"
 
 
 def test_a_crash_in_an_admin_handler_is_logged_once_and_enveloped(

@@ -163,3 +163,20 @@ def test_serve_on_a_taken_port_fails_cleanly(appliance_dir, server):
     r = cli("serve", "--port", str(server.port), config_path=cfg, check=False)
     assert r.returncode == 1
     assert r.stderr.startswith(f"error: cannot listen on 127.0.0.1:{server.port}")
+
+
+def test_cli_changes_land_in_the_audit_log(appliance_dir):
+    from afinitwin_appliance import config as cfgmod
+    from afinitwin_appliance.storage import Storage
+
+    cfg, owner = appliance_dir
+    key = cli("key", "create", "--owner", owner, "--name", "x", "--quiet",
+              config_path=cfg).stdout.strip()
+    cli("key", "revoke", key[9:17], config_path=cfg)
+    storage = Storage(cfgmod.load(cfg, {}).database).open()
+    entries = storage.audit_entries(None, 100)
+    assert [e.action for e in entries] == [
+        "key.revoke", "key.create", "snapshot.import", "owner.add"]
+    assert {e.address for e in entries} == {"command line"}
+    assert all(e.admin.startswith("cli") for e in entries)
+    assert key not in repr(entries) and key[18:] not in repr(entries)
