@@ -433,6 +433,7 @@ class Admin:
         body = _object(read_json_body(bottle.request.environ))
         owner = manage.set_plan(
             self.storage,
+            self.clock,
             owner_id,
             _string(body, "plan", before.plan_name),
             _string(body, "status", before.plan_status),

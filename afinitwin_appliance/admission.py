@@ -12,7 +12,6 @@ the seconds until that budget frees up (`"minute";r=59;t=60`).
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -43,16 +42,25 @@ def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[keys.
     first address that is not itself a trusted proxy is the client; entries
     further left were written by the client and prove nothing.
     """
+    peer = canonical_address(peer)
     if not forwarded_for or not trusted or not keys.address_in(peer, trusted):
         return peer
     for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
+        if keys.parse_address(hop) is None:
             return peer
         if not keys.address_in(hop, trusted):
-            return hop
+            return canonical_address(hop)
     return peer
+
+
+def canonical_address(address: str) -> str:
+    """One spelling per address, so one client has one rate-limit budget.
+
+    ::ffff:192.0.2.1 is 192.0.2.1 arriving over IPv6, and 2001:DB8::1 is
+    2001:db8::1.
+    """
+    ip = keys.parse_address(address)
+    return address if ip is None else str(ip)
 
 
 class Gate:
@@ -91,6 +99,7 @@ class Gate:
             state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
             minute = minute or self.limiter.peek(minute_budget, limit, now)
             error.headers = {**self.headers(state, minute, now), **error.headers}
+            error.key_id = key.key_id
             return error
 
         if not keys.network_allows(key, client_ip):

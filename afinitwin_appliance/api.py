@@ -19,11 +19,11 @@ import time
 import uuid
 from collections import OrderedDict
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import bottle
 
-from . import errors, presets, review
+from . import errors, keys, presets, review
 from .admission import Admitted, Gate, client_address
 from .clock import Clock, SystemClock, rfc3339
 from .config import Settings
@@ -35,9 +35,27 @@ log = logging.getLogger(__name__)
 BASE = "/v1/public/twin"
 JSON_TYPE = "application/json; charset=utf-8"
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+HOST_RE = re.compile(r"([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:.]+\])(:[0-9]{1,5})?")
 SNAPSHOT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PRESET_PARAMS = ("format", "lang", "variant", "includeNarratives", "purchaseId")
 BOOLEANS = {"true": True, "false": False}
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "format": presets.FORMATS,
+    "lang": presets.LANGS,
+    "variant": presets.VARIANTS,
+    "includeNarratives": tuple(BOOLEANS),
+}
+
+
+def loggable(text: str, limit: int = 200) -> str:
+    """Client-chosen text made safe for one log line.
+
+    Control characters would forge log lines and anything shaped like a key
+    would put a secret in the log, so both are neutralised; long text is cut.
+    """
+    text = keys.KEY_RE.sub("atk_live_REDACTED", text[: limit * 2])
+    text = quote(text, safe="/:@!$&'()*+,;=-._~%?")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def dumps(obj: Any) -> bytes:
@@ -109,10 +127,9 @@ class Api:
         self.gate = Gate(storage, settings, self.clock)
         self.renderings = RenderCache(storage)
         self.trusted = settings.trusted_networks
-        self.draining = False
         self.app = self._routes()
 
-    # -- WSGI entry: request id, draining, one log line -------------------------
+    # -- WSGI entry: request id, one log line --------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -128,14 +145,6 @@ class Api:
             return start_response(status, headers, exc_info)
 
         try:
-            if self.draining:
-                return self._raw_error(
-                    errors.ServiceUnavailable(
-                        "The appliance is shutting down; retry shortly.",
-                        headers={"Retry-After": "5"},
-                    ),
-                    request_id, start,
-                )
             return self.app(environ, start)
         except Exception:
             # Bottle's catch-all is off so the traceback goes to our log, once,
@@ -152,7 +161,8 @@ class Api:
             log.info(
                 "request id=%s key=%s %s %s status=%s ms=%.1f",
                 request_id, environ.get("afinitwin.key_id", "-"),
-                environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-"),
+                loggable(environ.get("REQUEST_METHOD", "-")),
+                loggable(environ.get("PATH_INFO", "-")),
                 seen.get("status", "-"), (time.perf_counter() - started) * 1000,
             )
 
@@ -211,6 +221,8 @@ class Api:
                     response.set_header(header, value)
                 return handler(admitted, **url_args)
             except errors.ApiError as error:
+                if error.key_id:
+                    environ["afinitwin.key_id"] = error.key_id
                 return error_response(error, request_id)
 
         return run
@@ -316,9 +328,11 @@ class Api:
     def inbox_url(self, environ: dict[str, Any]) -> str:
         base = self.settings.public_url.rstrip("/")
         if not base:
-            host = environ.get("HTTP_HOST") or (
-                f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '')}"
-            )
+            # The Host header is the client's word: use it only if it is a
+            # plain host[:port], never to build a link to somewhere else.
+            host = environ.get("HTTP_HOST", "")
+            if not HOST_RE.fullmatch(host):
+                host = f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '')}"
             base = f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
         return f"{base}/admin/#review"
 
@@ -333,7 +347,8 @@ class Api:
                 raise errors.SnapshotNotReady("None of the owner's snapshots is ready yet.")
         if record.status != "ready":
             raise errors.SnapshotNotReady(
-                f"Snapshot {record.snapshot_id} is {record.status}, not ready.",
+                f"Snapshot {record.snapshot_id} has the status {record.status};"
+                " only ready snapshots can be served.",
                 details={"snapshotId": record.snapshot_id, "status": record.status},
             )
         return record
@@ -379,17 +394,19 @@ def preset_query(query_string: str) -> dict[str, Any]:
             seen.setdefault(name, []).append(value)
     for name, values in seen.items():
         if len(values) > 1:
+            details: dict[str, Any] = {"parameter": name}
+            if name in ALLOWED:
+                details["allowed"] = list(ALLOWED[name])
             raise errors.InvalidParameter(
-                f"The parameter {name} was given more than once.",
-                details={"parameter": name},
+                f"The parameter {name} was given more than once.", details=details
             )
     one = {name: values[0] for name, values in seen.items()}
 
-    def pick(name: str, allowed: tuple[str, ...], default: str | None,
-             fold: bool = False) -> Any:
+    def pick(name: str, default: str | None, fold: bool = False) -> Any:
         if name not in one:
             return default
         value = one[name].lower() if fold else one[name]
+        allowed = ALLOWED[name]
         if value not in allowed:
             raise errors.InvalidParameter(
                 f"The parameter {name} must be one of {', '.join(allowed)}.",
@@ -397,7 +414,7 @@ def preset_query(query_string: str) -> dict[str, Any]:
             )
         return value
 
-    narratives = pick("includeNarratives", tuple(BOOLEANS), "false", fold=True)
+    narratives = pick("includeNarratives", "false", fold=True)
     purchase_id = one.get("purchaseId")
     if purchase_id is not None and not purchase_id:
         raise errors.InvalidParameter(
@@ -405,9 +422,9 @@ def preset_query(query_string: str) -> dict[str, Any]:
             details={"parameter": "purchaseId"},
         )
     return {
-        "fmt": pick("format", presets.FORMATS, "json"),
-        "lang": pick("lang", presets.LANGS, None),
-        "variant": pick("variant", presets.VARIANTS, "generic"),
+        "fmt": pick("format", "json"),
+        "lang": pick("lang", None),
+        "variant": pick("variant", "generic"),
         "include_narratives": BOOLEANS[narratives],
         "purchaseId": purchase_id,
     }
@@ -437,9 +454,13 @@ def read_json_body(environ: dict[str, Any]) -> Any:
                 f"The body is over {limit // 1024} KiB.", details={"limitBytes": limit}
             )
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        body = json.loads(raw.decode("utf-8"))
+        # JSON's \ud800 escapes can spell lone surrogates, which are not text
+        # and could not be stored or echoed back; refuse them here.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
         raise errors.InvalidBody("The body is not valid UTF-8 JSON.") from None
+    return body
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

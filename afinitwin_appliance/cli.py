@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import os
+import socket
 import sys
 from importlib import resources
 from pathlib import Path
@@ -158,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = HANDLERS[(args.command, getattr(args, "action", None))]
         return handler(args, settings) or 0
     except SnapshotInvalid as exc:
-        print(f"error: the snapshot was refused ({len(exc.problems)} problems):",
+        count = len(exc.problems)
+        print(f"error: the snapshot was refused ({count} problem{'s' * (count != 1)}):",
               file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
@@ -168,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `... --json | head` closed our output early: not an error of ours.
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 def _storage(settings: config.Settings, create: bool = False) -> Storage:
@@ -192,7 +198,16 @@ def cmd_init(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def cmd_check(args: argparse.Namespace, settings: config.Settings) -> int:
     print(f"configuration: ok ({settings.source or 'built-in defaults'})")
-    storage = _storage(settings)
+    # Read only: a check must not create, migrate or otherwise change anything.
+    storage = Storage(settings.database, settings.busy_timeout_ms, readonly=True).open(
+        create=False
+    )
+    pending = storage.pending_migrations()
+    if pending:
+        print(f"error: database {storage.path} lacks {len(pending)} schema"
+              f" migration(s) ({', '.join(pending)}); run 'init' or 'serve' to apply"
+              " them", file=sys.stderr)
+        return 1
     result = storage.integrity_check()
     if result != ["ok"]:
         print(f"error: database {storage.path} failed its integrity check:", file=sys.stderr)
@@ -225,7 +240,18 @@ def cmd_serve(args: argparse.Namespace, settings: config.Settings,
     return 0
 
 
+def _port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc};"
+                           " choose another with --port") from None
+
+
 def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
+    if not args.no_serve:
+        _port_free("127.0.0.1", args.port if args.port is not None else 8080)
     folder = Path(args.dir).expanduser().resolve()
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / DEMO_CONFIG
@@ -252,7 +278,8 @@ def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
     else:
         print(f"Reusing the demo database at {storage.path}.")
         print("Its key was shown only when it was created. For a new one:")
-        print(f"\n    {base} key create --owner {DEMO_OWNER} --name demo\n")
+        print(f"\n    {base} key create --owner {DEMO_OWNER} --name demo"
+              " --scope twin:write\n")
     port = args.port if args.port is not None else settings.port
     print(f'Try: curl -H "X-Twin-Key: <key>" '
           f'"http://127.0.0.1:{port}/v1/public/twin/preset/estandar?format=md"')
@@ -281,7 +308,8 @@ def cmd_owner_add(args: argparse.Namespace, settings: config.Settings) -> int:
 def owner_view(owner: owners.Owner) -> dict[str, Any]:
     return {
         "id": owner.owner_id, "name": owner.name, "plan": owner.plan_name,
-        "status": owner.plan_status, "source": owner.plan_source,
+        "status": "active" if owner.plan_active(CLOCK.now()) else "lapsed",
+        "source": owner.plan_source,
         "activeUntil": None if owner.active_until is None else rfc3339(owner.active_until),
         "createdAt": rfc3339(owner.created_at),
     }
@@ -301,11 +329,12 @@ def cmd_owner_list(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def cmd_owner_set_plan(args: argparse.Namespace, settings: config.Settings) -> int:
     storage = _storage(settings)
-    owner = manage.set_plan(storage, args.owner_id, args.plan, args.status,
+    owner = manage.set_plan(storage, CLOCK, args.owner_id, args.plan, args.status,
                             args.source, args.until)
     _audit(storage, "owner.set_plan", owner.owner_id, plan=owner.plan_name,
            status=owner.plan_status, activeUntil=owner.active_until)
-    print(f"owner {owner.owner_id}: {owner.plan_status} {owner.plan_name} plan")
+    view = owner_view(owner)
+    print(f"owner {owner.owner_id}: {view['plan']} plan, {view['status']}")
     return 0
 
 
@@ -376,6 +405,7 @@ def key_view(storage: Storage, key: Any) -> dict[str, Any]:
         "createdAt": rfc3339(key.created_at),
         "expiresAt": None if key.expires_at is None else rfc3339(key.expires_at),
         "allowedNetworks": list(key.allowed_networks),
+        "state": manage.key_state(key, CLOCK.now()),
         "revokedAt": None if key.revoked_at is None else rfc3339(key.revoked_at),
         "lastUsedAt": None if key.last_used_at is None else rfc3339(key.last_used_at),
     }
@@ -394,7 +424,7 @@ def cmd_key_list(args: argparse.Namespace, settings: config.Settings) -> int:
     else:
         _table([[v["keyId"], v["ownerId"], v["name"], " ".join(v["scopes"]),
                  f'{v["usedThisMonth"]}/{v["monthlyQuota"]}',
-                 "revoked" if v["revokedAt"] else "live"] for v in views],
+                 v["state"]] for v in views],
                ["KEY ID", "OWNER", "NAME", "SCOPES", "USED", "STATE"])
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,7 @@ SPEC: tuple[tuple[str, str, str, str], ...] = (
     ("server", "port", "port", "port"),
     ("server", "threads", "threads", "threads"),
     ("server", "trusted_proxies", "trusted_proxies", "networks"),
-    ("server", "public_url", "public_url", "str"),
+    ("server", "public_url", "public_url", "url"),
     ("storage", "database", "database", "path"),
     ("storage", "busy_timeout_ms", "busy_timeout_ms", "timeout"),
     ("quota", "default_monthly", "default_monthly", "quota"),
@@ -101,6 +102,7 @@ def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None 
         base = source.parent
 
     _refuse_unknown(raw)
+    _refuse_unknown_environment(environ)
     values: dict[str, Any] = {"source": source}
     for section, key, attr, kind in SPEC:
         name = f"{section}.{key}"
@@ -128,6 +130,10 @@ def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None 
     return Settings(**values, per_key=per_key, per_address=per_address)
 
 
+class _FromEnv(str):
+    """A value read from the environment, where every value is text."""
+
+
 def _lookup(raw: Mapping[str, Any], section: str, key: str,
             environ: Mapping[str, str], kind: str) -> Any:
     env = env_name(section, key)
@@ -135,11 +141,22 @@ def _lookup(raw: Mapping[str, Any], section: str, key: str,
         text = environ[env]
         if kind == "networks":
             return [p.strip() for p in text.split(",") if p.strip()]
-        return text
+        return _FromEnv(text)
     table = raw.get(section)
     if isinstance(table, dict):
         return table.get(key)
     return None
+
+
+def _refuse_unknown_environment(environ: Mapping[str, str]) -> None:
+    """A misspelt AFINITWIN_<SECTION>_<KEY> would be ignored silently; refuse it."""
+    known = {env_name(section, key) for section, key, _, _ in SPEC}
+    known |= {env_name("rate_limits", e) for e in ENDPOINTS}
+    known |= {env_name("rate_limits.per_address", e) for e in ENDPOINTS}
+    prefixes = {env_name(section, "") for section, _, _, _ in SPEC}
+    for name in environ:
+        if name not in known and any(name.startswith(p) for p in prefixes):
+            raise ConfigError(f"unknown setting in the environment: {name}")
 
 
 def _refuse_unknown(raw: Mapping[str, Any]) -> None:
@@ -164,7 +181,7 @@ def _refuse_unknown(raw: Mapping[str, Any]) -> None:
 
 
 def _int(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, str):
+    if isinstance(value, _FromEnv):
         try:
             value = int(value.strip())
         except ValueError:
@@ -180,7 +197,16 @@ def _convert(name: str, kind: str, value: Any, base: Path) -> Any:
     if kind == "str":
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be a string")
-        return value
+        return str(value)
+    if kind == "url":
+        if not isinstance(value, str) or not (
+            value == "" or re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value)
+        ):
+            raise ConfigError(
+                f"{name} must be empty or an http(s) URL such as"
+                f" https://twin.example.com, not {str(value)!r}"
+            )
+        return str(value)
     if kind == "port":
         return _int(name, value, 0, 65535)
     if kind == "threads":

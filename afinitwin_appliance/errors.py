@@ -27,6 +27,8 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = dict(headers or {})
+        # The key id, once the key is identified: for the request's log line.
+        self.key_id: str | None = None
 
 
 def _error(status: int, code: str) -> type[ApiError]:

@@ -112,18 +112,26 @@ def verify(stored: ApiKey | None, plaintext: str, now: float) -> ApiKey:
     return stored
 
 
-def address_in(address: str, networks: Iterable[str | Network]) -> bool:
-    """Whether an address lies in any of the networks; junk is in none.
+def parse_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as one canonical value, or None for junk.
 
     An IPv4 client reaching a dual-stack listener appears as ::ffff:a.b.c.d,
-    so mapped addresses are compared as the IPv4 address they carry.
+    so a mapped address is taken as the IPv4 address it carries.
     """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
-        return False
+        return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_in(address: str, networks: Iterable[str | Network]) -> bool:
+    """Whether an address lies in any of the networks; junk is in none."""
+    ip = parse_address(address)
+    if ip is None:
+        return False
     return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
 
 

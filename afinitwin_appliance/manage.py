@@ -9,6 +9,7 @@ same words.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 from . import keys, owners, quota, snapshots
@@ -42,11 +43,17 @@ def _checked(fn, *args):  # type: ignore[no-untyped-def]
         raise Refused(str(exc)) from None
 
 
+def _check_until(clock: Clock, active_until: int | None) -> None:
+    if active_until is not None and active_until <= clock.now():
+        raise Refused("the plan's end (--until) must be in the future")
+
+
 def add_owner(storage: Storage, clock: Clock, name: str, plan: str = "professional",
               status: str = "active", source: str = "manual",
               active_until: int | None = None, owner_id: str | None = None) -> Owner:
     name = _checked(owners.check_name, name)
     _checked(owners.check_plan, plan, status, source)
+    _check_until(clock, active_until)
     owner = Owner(
         owner_id=owner_id or owners.new_owner_id(), name=name, plan_name=plan,
         plan_status=status, plan_source=source, active_until=active_until,
@@ -63,11 +70,13 @@ def require_owner(storage: Storage, owner_id: str) -> Owner:
     return owner
 
 
-def set_plan(storage: Storage, owner_id: str, plan: str, status: str = "active",
-             source: str | None = None, active_until: int | None = None) -> Owner:
+def set_plan(storage: Storage, clock: Clock, owner_id: str, plan: str,
+             status: str = "active", source: str | None = None,
+             active_until: int | None = None) -> Owner:
     current = require_owner(storage, owner_id)
     source = source or current.plan_source
     _checked(owners.check_plan, plan, status, source)
+    _check_until(clock, active_until)
     storage.set_plan(owner_id, plan, status, source, active_until)
     return require_owner(storage, owner_id)
 
@@ -81,8 +90,11 @@ def import_snapshot(storage: Storage, clock: Clock, owner_id: str, data: bytes,
     """
     require_owner(storage, owner_id)
     doc = snapshots.load(data, filename)
-    text = snapshots.canonical_json(doc)
-    snapshot_id = doc.get("id") or "snp_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    canonical = snapshots.canonical_json(doc)
+    snapshot_id = doc.get("id") or "snp_" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    # Stored in the document's own order: maps such as lengthByContext are
+    # rendered in the order their author wrote them.
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     fields = snapshots.summary_fields(doc)
     record = SnapshotRecord(
         snapshot_id=snapshot_id, owner_id=owner_id,
@@ -105,10 +117,10 @@ def create_key(storage: Storage, clock: Clock, owner_id: str, name: str,
     owner = require_owner(storage, owner_id)
     now = clock.now()
     if not owner.allows_keys(now):
+        state = "active" if owner.plan_active(now) else "lapsed"
         raise Refused(
             "keys can be created only for an owner whose plan is professional and"
-            f" active; {owner.owner_id} has a {owner.plan_status}"
-            f" {owner.plan_name} plan"
+            f" active; {owner.owner_id} has the {owner.plan_name} plan, {state}"
         )
     name = _checked(keys.check_name, name)
     scope_set = _checked(keys.check_scopes, list(scopes))
@@ -151,6 +163,15 @@ def set_key_quota(storage: Storage, key_id: str, monthly_quota: int) -> ApiKey:
     if not storage.set_key_quota(key_id, limit):
         raise Refused(f"no key has the id {key_id}")
     return storage.get_key(key_id)  # type: ignore[return-value]
+
+
+def key_state(key: ApiKey, now: float) -> str:
+    """live, expired or revoked: what the API would make of the key now."""
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and now >= key.expires_at:
+        return "expired"
+    return "live"
 
 
 def key_usage(storage: Storage, clock: Clock, key: ApiKey) -> int:

@@ -639,7 +639,12 @@ def _aesthetic_canon(doc: dict, w: _Writer, compact: bool) -> Iterator[_Block]:
         head = w.quoted(work)
         author = item.get("author")
         if isinstance(author, str) and author.strip():
-            head = w.say("canon.byAuthor", work=head, author=_one_line(author))
+            author = _one_line(author)
+            # French elides "de" before a vowel (d'Andrei); the other
+            # catalogs give both keys the same text.
+            vowel = author[:1].lower() in "aeiouyàâäéèêëîïôöùûü"
+            key = "canon.byAuthorVowel" if vowel else "canon.byAuthor"
+            head = w.say(key, work=head, author=author)
         note = w.inline(item.get("note"))
         items.append(w.labelled(head, note) if note else head)
 

@@ -2,9 +2,12 @@
 
 Waitress has no graceful shutdown of its own, so this module drives its event
 loop one turn at a time. On SIGTERM or SIGINT it stops accepting connections,
-answers any new request on an open connection with 503 (the contract's
-"shutting down"), keeps the loop turning until every request in flight has
-been answered and its bytes sent, then stops the worker threads and returns.
+then keeps the loop turning while closing each connection as soon as it is
+idle: a request being uploaded, queued or answered finishes normally and its
+bytes are sent; an idle keep-alive connection is closed at once. When no
+connection is left (or after `drain_timeout`), the worker threads stop.
+Applications cannot send `Connection: close` themselves (a hop-by-hop header,
+PEP 3333), which is why the closing happens here, between requests.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from typing import Any, Callable
 
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 
 log = logging.getLogger(__name__)
@@ -83,24 +87,27 @@ class Server:
 
     def _drain(self) -> None:
         log.info("stopping: no new connections; finishing requests in flight")
-        if hasattr(self.app, "draining"):
-            self.app.draining = True
         for listener in self._listeners():
             # dispatcher.close, not the server's close: that one also closes
             # the trigger the worker threads use to hand back responses.
             wasyncore.dispatcher.close(listener)
         deadline = time.monotonic() + self.drain_timeout
-        while time.monotonic() < deadline and self._busy():
+        while time.monotonic() < deadline and (self._close_idle() or self.inflight.count):
             wasyncore.loop(timeout=0.05, map=self._map(), count=1)
         self.waitress.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         for channel in list(self._map().values()):
             channel.close()
         log.info("stopped")
 
-    def _busy(self) -> bool:
-        if self.inflight.count:
-            return True
-        for channel in self._map().values():
-            if getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0):
-                return True
-        return False
+    def _close_idle(self) -> int:
+        """Close connections with nothing in progress; return how many are busy."""
+        busy = 0
+        for channel in list(self._map().values()):
+            if not isinstance(channel, HTTPChannel):
+                continue
+            pending = getattr(channel, "request", None) is not None
+            if channel.requests or pending or channel.total_outbufs_len:
+                busy += 1
+            else:
+                channel.handle_close()
+        return busy

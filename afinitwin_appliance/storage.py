@@ -77,9 +77,11 @@ def _unavailable_when_busy() -> Iterator[None]:
 
 
 class Storage:
-    def __init__(self, path: Path | str, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: Path | str, busy_timeout_ms: int = 5000,
+                 readonly: bool = False) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.readonly = readonly
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
@@ -88,9 +90,21 @@ class Storage:
     # -- connections -------------------------------------------------------
 
     def open(self, create: bool = True) -> "Storage":
-        """Open (and with create, make) the database and apply pending migrations."""
+        """Open (and with create, make) the database and apply pending migrations.
+
+        A read-only storage only checks that the file is a database; it never
+        migrates, so `check` changes nothing.
+        """
         if not create and not self.path.exists():
             raise StorageError(f"database {self.path} does not exist; run 'init' first")
+        if self.readonly:
+            try:
+                self.pending_migrations()
+            except sqlite3.DatabaseError as exc:
+                raise StorageError(
+                    f"{self.path} is not a usable SQLite database: {exc}"
+                ) from None
+            return self
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -105,18 +119,21 @@ class Storage:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
+                target = f"{self.path.resolve().as_uri()}?mode=ro" if self.readonly else self.path
                 conn = sqlite3.connect(
-                    self.path,
+                    target,
                     timeout=self.busy_timeout_ms / 1000,
                     isolation_level=None,
                     check_same_thread=False,
+                    uri=self.readonly,
                 )
             except sqlite3.OperationalError as exc:
                 raise StorageError(f"cannot open database {self.path}: {exc}") from None
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            if not self.readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             self._local.conn = conn
             with self._all_lock:
@@ -170,6 +187,17 @@ class Storage:
                 )
             log.info("applied migration %s", name)
 
+    def pending_migrations(self) -> list[str]:
+        """Names of the packaged migrations this database has not had yet."""
+        conn = self._connect()
+        table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        done = set()
+        if table:
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        return [name for version, name, _ in migrations() if version not in done]
+
     def schema_version(self) -> int:
         row = self._read("SELECT MAX(version) FROM schema_migrations")
         return int(row[0][0] or 0)
@@ -193,7 +221,7 @@ class Storage:
         return _owner(rows[0]) if rows else None
 
     def list_owners(self) -> list[Owner]:
-        return [_owner(r) for r in self._read("SELECT * FROM owners ORDER BY created_at, owner_id")]
+        return [_owner(r) for r in self._read("SELECT * FROM owners ORDER BY created_at, rowid")]
 
     def set_plan(self, owner_id: str, plan: str, status: str, source: str,
                  active_until: int | None) -> bool:
@@ -223,7 +251,9 @@ class Storage:
                     raise Conflict(
                         f"snapshot id {record.snapshot_id} already belongs to another owner"
                     )
-                if row["document"] != document:
+                # Equal as data, whatever the order of map keys: the same
+                # document as YAML and as JSON is one snapshot.
+                if json.loads(row["document"]) != json.loads(document):
                     raise Conflict(
                         f"snapshot {record.snapshot_id} already exists with different"
                         " content; snapshots never change, so import it under a new id"
@@ -302,10 +332,10 @@ class Storage:
 
     def list_keys(self, owner_id: str | None = None) -> list[ApiKey]:
         if owner_id is None:
-            rows = self._read("SELECT * FROM api_keys ORDER BY created_at, key_id")
+            rows = self._read("SELECT * FROM api_keys ORDER BY created_at, rowid")
         else:
             rows = self._read(
-                "SELECT * FROM api_keys WHERE owner_id = ? ORDER BY created_at, key_id",
+                "SELECT * FROM api_keys WHERE owner_id = ? ORDER BY created_at, rowid",
                 (owner_id,),
             )
         return [_key(r) for r in rows]

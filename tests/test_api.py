@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import pytest
 
@@ -414,9 +414,64 @@ def test_busy_storage_is_503_with_retry_after(world):
     assert resp.headers["Retry-After"] == "1"
 
 
-def test_draining_appliance_answers_503(world):
-    world.api.draining = True
-    resp = world.get("/health")
-    assert resp.status_int == 503
-    assert error_of(resp) == "SERVICE_UNAVAILABLE"
-    assert resp.headers["Retry-After"] == "5"
+def test_served_prompt_matches_the_golden_rendering(world):
+    golden = Path(__file__).parent / "golden" / "lucia-ortega.estandar.en.claude.md"
+    resp = world.get("/preset/estandar?format=md&lang=en&variant=claude")
+    assert resp.body == golden.read_bytes()
+
+
+def test_lone_surrogates_in_a_batch_are_invalid_body(storage, settings, clock):
+    w = make_world(storage, settings, clock)
+    key = w.new_key(scopes=["twin:write"])
+    for body in ('{"facts":[{"category":"hobbies","value":"ab\\ud800cd","consent":true}]}',
+                 '{"annotations":[{"tag":"abc","text":"abc","consent":true,"\\ud800":1}]}'):
+        path = "/life-facts" if "facts" in body else "/annotations"
+        resp = w.app.post(BASE + path, body, headers={
+            "X-Twin-Key": key, "Content-Type": "application/json"}, expect_errors=True)
+        assert resp.status_int == 400
+        assert error_of(resp) == "INVALID_BODY"
+
+
+def test_log_lines_carry_no_forged_lines_and_no_key(world, caplog):
+    caplog.set_level("INFO", logger="afinitwin_appliance.api")
+    world.get("/snapshots/x%0d%0aFORGED%20INFO%20line")
+    world.get(f"/snapshots/{world.key}")
+    world.get("/snapshots/snp%00")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("request")]
+    assert len(lines) == 3
+    assert all("\n" not in l and "\r" not in l and "\x00" not in l for l in lines)
+    assert all(world.key not in l and world.key[18:] not in l for l in lines)
+    assert "atk_live_REDACTED" in lines[1]
+    assert f"key={world.key_id}" in lines[1]
+
+
+def test_refusal_after_identification_logs_the_key_id(world, caplog):
+    caplog.set_level("INFO", logger="afinitwin_appliance.api")
+    world.storage.set_plan(world.owner_id, "professional", "lapsed", "manual", None)
+    world.get("/me")
+    assert f"key={world.key_id} GET /v1/public/twin/me status=403" in caplog.records[-1].getMessage()
+
+
+@pytest.mark.parametrize("host,expected", [
+    ("127.0.0.1:8080", "http://127.0.0.1:8080/admin/#review"),
+    ("twin.internal", "http://twin.internal/admin/#review"),
+    ("evil.example.com:443/x?", "http://localhost:80/admin/#review"),
+    ('127.0.0.1:1"><script>', "http://localhost:80/admin/#review"),
+])
+def test_inbox_url_uses_only_a_plain_host_header(world, host, expected):
+    key = world.new_key(scopes=["twin:write"])
+    resp = world.app.post(
+        BASE + "/annotations",
+        '{"annotations":[{"tag":"tone","text":"short answers","consent":true}]}',
+        headers={"X-Twin-Key": key, "Content-Type": "application/json", "Host": host},
+        expect_errors=True)
+    assert resp.status_int == 202
+    assert resp.json["inboxUrl"] == expected
+
+
+def test_key_state_follows_revocation_and_expiry(world):
+    key = world.storage.get_key(world.new_key(expires_at=int(world.clock.now()) + 10)[9:17])
+    assert manage.key_state(key, world.clock.now()) == "live"
+    assert manage.key_state(key, world.clock.now() + 10) == "expired"
+    revoked = manage.revoke_key(world.storage, world.clock, key.key_id)
+    assert manage.key_state(revoked, world.clock.now()) == "revoked"

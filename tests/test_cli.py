@@ -180,3 +180,41 @@ def test_cli_changes_land_in_the_audit_log(appliance_dir):
     assert {e.address for e in entries} == {"command line"}
     assert all(e.admin.startswith("cli") for e in entries)
     assert key not in repr(entries) and key[18:] not in repr(entries)
+
+
+def test_check_changes_nothing_and_reports_a_database_without_schema(tmp_path):
+    cfg = tmp_path / "a.toml"
+    cfg.write_text('[storage]\ndatabase = "empty.db"\n')
+    (tmp_path / "empty.db").write_bytes(b"")
+    r = cli("check", config_path=cfg, check=False)
+    assert r.returncode == 1
+    assert "lacks 3 schema migration(s) (0001_initial.sql" in r.stderr
+    assert (tmp_path / "empty.db").read_bytes() == b""
+    assert not (tmp_path / "empty.db-wal").exists()
+
+
+def test_plan_end_in_the_past_is_refused_and_lapsed_plans_show_lapsed(appliance_dir):
+    cfg, owner = appliance_dir
+    r = cli("owner", "set-plan", owner, "--plan", "professional", "--until", "2020-01-01",
+            config_path=cfg, check=False)
+    assert (r.returncode, r.stderr) == (
+        1, "error: the plan's end (--until) must be in the future\n")
+    cli("owner", "set-plan", owner, "--plan", "professional", "--status", "lapsed",
+        config_path=cfg)
+    listed = json.loads(cli("owner", "list", "--json", config_path=cfg).stdout)
+    assert listed[0]["status"] == "lapsed"
+    r = cli("key", "create", "--owner", owner, "--name", "x", config_path=cfg, check=False)
+    assert r.stderr == ("error: keys can be created only for an owner whose plan is"
+                        f" professional and active; {owner} has the professional plan,"
+                        " lapsed\n")
+
+
+def test_list_json_into_a_closed_pipe_is_quiet(appliance_dir):
+    import subprocess
+    import sys
+    cfg, _ = appliance_dir
+    shell = (f"{sys.executable} -m afinitwin_appliance --config {cfg} snapshot list --json"
+             " | head -c 1")
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True,
+                       text=True)
+    assert "Traceback" not in r.stderr

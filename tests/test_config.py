@@ -53,6 +53,10 @@ def test_environment_overrides_the_file(tmp_path):
     ("[rate_limits.per_address]\nfoo = 1\n", {}, "unknown setting rate_limits.per_address.foo"),
     ("[rate_limits]\nme = -1\n", {}, "rate_limits.me must be between 1"),
     ("port = [", {}, "is not valid TOML"),
+    ("[server]\nport = '8080'\n", {}, "server.port must be a whole number, not '8080'"),
+    ("[server]\npublic_url = 'ftp://x y'\n", {}, "server.public_url must be empty or"),
+    ("", {"AFINITWIN_SERVER_PROT": "1"}, "unknown setting in the environment: AFINITWIN_SERVER_PROT"),
+    ("", {"AFINITWIN_RATE_LIMITS_PER_ADDRESS_MEE": "1"}, "AFINITWIN_RATE_LIMITS_PER_ADDRESS_MEE"),
 ])
 def test_wrong_settings_are_refused_by_name(tmp_path, text, env, message):
     cfg = tmp_path / "bad.toml"

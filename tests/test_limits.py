@@ -166,3 +166,14 @@ def test_spoofed_forwarded_for_does_not_escape_the_address_budget(storage, tmp_p
     codes = [w.get("/me", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_int
              for i in range(3)]
     assert codes == [200, 200, 429]
+
+
+def test_ipv4_mapped_and_plain_addresses_share_one_budget(storage, tmp_path, clock):
+    settings = config.load(None, {
+        "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
+        "AFINITWIN_RATE_LIMITS_PER_ADDRESS_ME": "2",
+    })
+    w = make_world(storage, settings, clock)
+    codes = [w.get("/me", extra_environ={"REMOTE_ADDR": peer}).status_int
+             for peer in ("203.0.113.5", "::ffff:203.0.113.5", "::FFFF:203.0.113.5")]
+    assert codes == [200, 200, 429]
