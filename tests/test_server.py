@@ -156,3 +156,37 @@ def test_unknown_method_and_route_are_json_over_the_wire(server):
     status, headers, body = request(server, "/../../etc/passwd")
     assert status == 404
     assert headers["Content-Type"] == "application/json; charset=utf-8"
+
+
+def test_sigterm_lets_a_request_still_uploading_finish(server):
+    import socket
+    import time
+
+    key = new_key(server, "--scope", "twin:write")
+    body = json.dumps({"annotations": [
+        {"tag": "tone", "text": "Prefers short answers", "consent": True}]}).encode()
+    head = (f"POST {BASE}/annotations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"X-Twin-Key: {key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    idle = socket.create_connection(("127.0.0.1", server.port))
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(head + body[:10])
+    # Poll until the server has read the first bytes: a fresh request on the
+    # /health route of another connection is answered only after that one.
+    request(server, "/health", key)
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)  # the signal is handled between two turns of the loop
+    sock.sendall(body[10:])
+    reply = b""
+    sock.settimeout(10)
+    while b"\r\n\r\n" not in reply or not reply.endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    assert reply.startswith(b"HTTP/1.1 202 ")
+    assert b'"accepted":1' in reply
+    assert server.proc.wait(timeout=30) == 0
+    assert idle.recv(10) == b""  # the idle keep-alive connection was closed
+    sock.close()
+    idle.close()
