@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import bottle
 
-from . import admins, audit, errors, keys, manage, owners, quota, sessions
+from . import (
+    admins, audit, errors, keys, manage, owners, quota, sessions, webhooks,
+)
 from .admission import client_address
 from .api import (
     JSON_TYPE, bottle_error, dumps, error_response, read_json_body, summary,
@@ -186,6 +188,12 @@ class Admin:
             ("/api/review", "GET", self.list_review, True),
             ("/api/review/<item_id:int>", "PATCH", self.decide_review, True),
             ("/api/audit", "GET", self.list_audit, True),
+            ("/api/owners/<owner_id>/webhooks", "GET", self.list_webhooks, True),
+            ("/api/owners/<owner_id>/webhooks", "POST", self.add_webhook, True),
+            ("/api/webhooks/<endpoint_id>", "PATCH", self.set_webhook, True),
+            ("/api/webhooks/<endpoint_id>", "DELETE", self.remove_webhook, True),
+            ("/api/webhooks/<endpoint_id>/test", "POST", self.test_webhook, True),
+            ("/api/owners/<owner_id>/deliveries", "GET", self.list_deliveries, True),
         ]
         for path, method, handler, signed_in in routes:
             app.route(path, method, self._api(handler, signed_in))
@@ -645,6 +653,100 @@ class Admin:
         )
         return {"item": _review_view({**item, "status": status})}
 
+    # -- webhooks ---------------------------------------------------------------------
+
+    def list_webhooks(self, call: Call, owner_id: str) -> dict[str, Any]:
+        self._owner(owner_id)
+        return {
+            "endpoints": [
+                _endpoint_view(e) for e in self.storage.list_webhook_endpoints(owner_id)
+            ],
+            "events": list(webhooks.EVENTS),
+        }
+
+    def add_webhook(self, call: Call, owner_id: str) -> dict[str, Any]:
+        self._owner(owner_id)
+        body = _object(read_json_body(bottle.request.environ))
+        created = manage.add_webhook(
+            self.storage,
+            self.clock,
+            owner_id,
+            _string(body, "url"),
+            _strings(body, "events"),
+        )
+        endpoint = created.endpoint
+        self._audit(
+            call,
+            "webhook.add",
+            endpoint.endpoint_id,
+            owner=owner_id,
+            url=endpoint.url,
+            events=list(endpoint.events),
+        )
+        bottle.response.status = 201
+        # The only answer that ever holds the secret; it is not logged or
+        # audited.
+        return {"endpoint": _endpoint_view(endpoint), "secret": created.secret}
+
+    def set_webhook(self, call: Call, endpoint_id: str) -> dict[str, Any]:
+        self._webhook(endpoint_id)
+        enabled = _object(read_json_body(bottle.request.environ)).get("enabled")
+        if not isinstance(enabled, bool):
+            raise _bad("enabled", "true or false")
+        endpoint = manage.set_webhook_enabled(self.storage, endpoint_id, enabled)
+        action = "webhook.enable" if enabled else "webhook.disable"
+        self._audit(call, action, endpoint_id, owner=endpoint.owner_id)
+        return {"endpoint": _endpoint_view(endpoint)}
+
+    def remove_webhook(self, call: Call, endpoint_id: str) -> dict[str, Any]:
+        self._webhook(endpoint_id)
+        endpoint = manage.remove_webhook(self.storage, endpoint_id)
+        self._audit(
+            call,
+            "webhook.remove",
+            endpoint_id,
+            owner=endpoint.owner_id,
+            url=endpoint.url,
+        )
+        return {"removed": endpoint_id}
+
+    def test_webhook(self, call: Call, endpoint_id: str) -> dict[str, Any]:
+        endpoint = self._webhook(endpoint_id)
+        delivery_id = manage.send_test_webhook(self.storage, self.clock, endpoint_id)
+        self._audit(
+            call,
+            "webhook.test",
+            endpoint_id,
+            owner=endpoint.owner_id,
+            delivery=delivery_id,
+        )
+        bottle.response.status = 202
+        return {"deliveryId": delivery_id}
+
+    def list_deliveries(self, call: Call, owner_id: str) -> dict[str, Any]:
+        self._owner(owner_id)
+        endpoint_id = bottle.request.query.get("endpoint") or None
+        if endpoint_id is not None and (
+            self._webhook(endpoint_id).owner_id != owner_id
+        ):
+            raise errors.NotFound(
+                "No webhook endpoint of this owner has this id.",
+                details={"endpointId": endpoint_id},
+            )
+        found = self.storage.list_deliveries(endpoint_id=endpoint_id, owner_id=owner_id)
+        attempts = self.storage.delivery_attempts([d.delivery_id for d in found])
+        return {"deliveries": [_delivery_view(d, attempts) for d in found]}
+
+    def _webhook(self, endpoint_id: str) -> webhooks.Endpoint:
+        found = None
+        if webhooks.ENDPOINT_ID_RE.fullmatch(endpoint_id):
+            found = self.storage.get_webhook_endpoint(endpoint_id)
+        if found is None:
+            raise errors.NotFound(
+                "No webhook endpoint has this id.", details={"endpointId": endpoint_id}
+            )
+        return found
+
     # -- audit log --------------------------------------------------------------------
 
     def list_audit(self, call: Call) -> dict[str, Any]:
@@ -721,6 +823,43 @@ def _review_view(item: dict[str, Any]) -> dict[str, Any]:
         "payload": item["payload"],
         "status": item["status"],
         "createdAt": rfc3339(item["created_at"]),
+    }
+
+
+def _endpoint_view(endpoint: webhooks.Endpoint) -> dict[str, Any]:
+    return {
+        "endpointId": endpoint.endpoint_id,
+        "ownerId": endpoint.owner_id,
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "enabled": endpoint.enabled,
+        "createdAt": rfc3339(endpoint.created_at),
+    }
+
+
+def _delivery_view(
+    found: webhooks.Delivery, attempts: list[webhooks.Attempt]
+) -> dict[str, Any]:
+    return {
+        "deliveryId": found.delivery_id,
+        "endpointId": found.endpoint_id,
+        "event": found.event,
+        "status": found.status,
+        "attempts": found.attempts,
+        "createdAt": rfc3339(found.created_at),
+        "nextAttemptAt": _at(found.next_attempt_at),
+        "lastStatusCode": found.last_status_code,
+        "lastError": found.last_error,
+        "history": [
+            {
+                "at": rfc3339(a.at),
+                "statusCode": a.status_code,
+                "error": a.error,
+                "durationMs": a.duration_ms,
+            }
+            for a in attempts
+            if a.delivery_id == found.delivery_id
+        ],
     }
 
 

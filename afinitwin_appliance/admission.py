@@ -18,6 +18,7 @@ from typing import Sequence
 from . import errors, keys, quota
 from .clock import Clock
 from .config import Settings
+from .delivery import QuotaWatch
 from .keys import ApiKey
 from .owners import Owner
 from .quota import QuotaState
@@ -70,6 +71,7 @@ class Gate:
         self.settings = settings
         self.clock = clock
         self.limiter = limiter or SlidingWindowLimiter(max_buckets=settings.max_tracked)
+        self.quota_watch = QuotaWatch(storage, clock)
 
     def admit(self, endpoint: str, *, counted: bool, scope: str, client_ip: str,
               x_twin_key: str | None, authorization: str | None) -> Admitted:
@@ -125,11 +127,15 @@ class Gate:
         if counted:
             used = self.storage.count_request(key.key_id, month, key.monthly_quota)
             if used is None:
+                self.quota_watch.exceeded(owner.owner_id, key.key_id, month,
+                                          key.monthly_quota)
                 raise refuse(errors.TierQuotaExceeded(
                     "The key's monthly quota is used up; it resets at the start of"
                     " next month (UTC).",
                     headers={"Retry-After": str(resets - int(now))},
                 ), minute, used=key.monthly_quota)
+            self.quota_watch.counted(owner.owner_id, key.key_id, month, used,
+                                     key.monthly_quota)
         else:
             used = self.storage.used(key.key_id, month)
 

@@ -4,9 +4,10 @@ Every admin action is one entry. The code has no path that changes or removes
 an entry, and the table refuses UPDATE and DELETE with triggers, so a mistake
 in a later change cannot quietly rewrite history either.
 
-Entries hold ids and settings, never secrets: a key's plaintext, a password or
-a session id has no field to go into, and `record` refuses details that look
-like one, so a careless caller fails loudly in tests instead of leaking.
+Entries hold ids and settings, never secrets: a key's plaintext, a webhook
+secret, a password or a session id has no field to go into, and `record`
+refuses details that look like one, so a careless caller fails loudly in tests
+instead of leaking.
 
 Limitation: anyone with write access to the database file can still drop the
 triggers; the log guards against the appliance, not against its operator.
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 PAGE = 100
 CLI_ADDRESS = "command line"
-_SECRET_RE = re.compile(r"atk_live_[0-9a-f]{8}_[0-9a-f]{32}|\$argon2")
+_SECRET_RE = re.compile(r"atk_live_[0-9a-f]{8}_[0-9a-f]{32}|\$argon2|whsec_")
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,33 @@ def build_parser() -> argparse.ArgumentParser:
                              " input instead of asking twice")
     alist = admin_cmds.add_parser("list", help="list admin accounts")
     alist.add_argument("--json", action="store_true")
+
+    hook = commands.add_parser("webhook",
+                               help="manage webhook endpoints and deliveries")
+    hook_cmds = hook.add_subparsers(dest="action", metavar="ACTION", required=True)
+    hadd = hook_cmds.add_parser("add", help="add an endpoint; prints its secret once")
+    hadd.add_argument("--owner", required=True, metavar="ID")
+    hadd.add_argument("--url", required=True, help="http:// or https:// URL")
+    hadd.add_argument("--event", action="append", default=[], metavar="EVENT",
+                      help="subscribe to this event only; repeat for several"
+                      " (default: every event)")
+    hadd.add_argument("--quiet", action="store_true",
+                      help="print the endpoint id on one line and the secret"
+                      " on the next")
+    hlist = hook_cmds.add_parser("list", help="list endpoints (never their secrets)")
+    hlist.add_argument("--owner", metavar="ID")
+    hlist.add_argument("--json", action="store_true")
+    for action, text in (("remove", "delete an endpoint and its deliveries"),
+                         ("test", "send a twin.test delivery to an endpoint"),
+                         ("enable", "resume deliveries to an endpoint"),
+                         ("disable", "stop deliveries to an endpoint")):
+        hook_cmds.add_parser(action, help=text).add_argument(
+            "endpoint_id", metavar="ENDPOINT_ID")
+    hdel = hook_cmds.add_parser("deliveries",
+                                help="list recent deliveries, newest first")
+    hdel.add_argument("--endpoint", metavar="ID", help="only this endpoint's")
+    hdel.add_argument("--json", action="store_true",
+                      help="with each delivery's attempts")
     return parser
 
 
@@ -220,6 +247,7 @@ def cmd_check(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: config.Settings,
               announce: Callable[[], None] | None = None) -> int:
+    from .delivery import Sender
     from .server import Server
 
     storage = _storage(settings, create=True)
@@ -230,7 +258,10 @@ def cmd_serve(args: argparse.Namespace, settings: config.Settings,
         server = Server(api, host, port, settings.threads)
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sender = Sender(storage, CLOCK)
+    server.background.append(sender)
     server.install_signal_handlers()
+    sender.start()
     if announce:
         announce()
     for address in server.addresses:
@@ -514,6 +545,119 @@ def cmd_admin_list(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
+def endpoint_view(endpoint: Any) -> dict[str, Any]:
+    return {
+        "endpointId": endpoint.endpoint_id, "ownerId": endpoint.owner_id,
+        "url": endpoint.url, "events": list(endpoint.events),
+        "enabled": endpoint.enabled, "createdAt": rfc3339(endpoint.created_at),
+    }
+
+
+def delivery_view(found: Any, attempts: list[Any]) -> dict[str, Any]:
+    return {
+        "deliveryId": found.delivery_id, "endpointId": found.endpoint_id,
+        "event": found.event, "status": found.status, "attempts": found.attempts,
+        "createdAt": rfc3339(found.created_at),
+        "nextAttemptAt": (None if found.next_attempt_at is None
+                          else rfc3339(found.next_attempt_at)),
+        "lastStatusCode": found.last_status_code, "lastError": found.last_error,
+        "history": [{"at": rfc3339(a.at), "statusCode": a.status_code,
+                     "error": a.error, "durationMs": a.duration_ms}
+                    for a in attempts if a.delivery_id == found.delivery_id],
+    }
+
+
+def cmd_webhook_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings)
+    created = manage.add_webhook(storage, CLOCK, args.owner, args.url, args.event)
+    endpoint = created.endpoint
+    # The audit entry names the endpoint, never its secret.
+    _audit(storage, "webhook.add", endpoint.endpoint_id, owner=endpoint.owner_id,
+           url=endpoint.url, events=list(endpoint.events))
+    if args.quiet:
+        print(endpoint.endpoint_id)
+        print(created.secret)
+    else:
+        print(f"webhook endpoint {endpoint.endpoint_id} added for {endpoint.owner_id}"
+              f" ({len(endpoint.events)} events).")
+        print("Copy its signing secret now: it is shown only this once.")
+        print(f"\n    {created.secret}\n")
+    return 0
+
+
+def cmd_webhook_list(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings)
+    if args.owner:
+        manage.require_owner(storage, args.owner)
+    views = [endpoint_view(e) for e in storage.list_webhook_endpoints(args.owner)]
+    if args.json:
+        _print_json(views)
+    elif not views:
+        print("no webhook endpoints yet; add one with: afinitwin-appliance webhook add"
+              " --owner ID --url URL")
+    else:
+        _table([[v["endpointId"], v["ownerId"], "yes" if v["enabled"] else "no",
+                 str(len(v["events"])), v["url"]] for v in views],
+               ["ENDPOINT ID", "OWNER", "ENABLED", "EVENTS", "URL"])
+    return 0
+
+
+def cmd_webhook_remove(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings)
+    endpoint = manage.remove_webhook(storage, args.endpoint_id)
+    _audit(storage, "webhook.remove", endpoint.endpoint_id, owner=endpoint.owner_id,
+           url=endpoint.url)
+    print(f"webhook endpoint {endpoint.endpoint_id} removed with its deliveries")
+    return 0
+
+
+def cmd_webhook_test(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings)
+    delivery_id = manage.send_test_webhook(storage, CLOCK, args.endpoint_id)
+    endpoint = manage.require_webhook(storage, args.endpoint_id)
+    _audit(storage, "webhook.test", endpoint.endpoint_id, owner=endpoint.owner_id,
+           delivery=delivery_id)
+    print(f"twin.test delivery {delivery_id} queued; the running appliance sends it")
+    return 0
+
+
+def _cmd_webhook_enabled(args: argparse.Namespace, settings: config.Settings,
+                         enabled: bool) -> int:
+    storage = _storage(settings)
+    endpoint = manage.set_webhook_enabled(storage, args.endpoint_id, enabled)
+    action = "enable" if enabled else "disable"
+    _audit(storage, f"webhook.{action}", endpoint.endpoint_id, owner=endpoint.owner_id)
+    print(f"webhook endpoint {endpoint.endpoint_id} {action}d")
+    return 0
+
+
+def cmd_webhook_enable(args: argparse.Namespace, settings: config.Settings) -> int:
+    return _cmd_webhook_enabled(args, settings, True)
+
+
+def cmd_webhook_disable(args: argparse.Namespace, settings: config.Settings) -> int:
+    return _cmd_webhook_enabled(args, settings, False)
+
+
+def cmd_webhook_deliveries(args: argparse.Namespace, settings: config.Settings) -> int:
+    storage = _storage(settings)
+    if args.endpoint:
+        manage.require_webhook(storage, args.endpoint)
+    found = storage.list_deliveries(endpoint_id=args.endpoint)
+    attempts = storage.delivery_attempts([d.delivery_id for d in found])
+    views = [delivery_view(d, attempts) for d in found]
+    if args.json:
+        _print_json(views)
+    elif not views:
+        print("no deliveries yet")
+    else:
+        _table([[v["deliveryId"], v["endpointId"], v["event"], v["status"],
+                 str(v["attempts"]), str(v["lastStatusCode"] or v["lastError"] or "-")]
+                for v in views],
+               ["DELIVERY ID", "ENDPOINT", "EVENT", "STATUS", "ATTEMPTS", "LAST"])
+    return 0
+
+
 HANDLERS: dict[tuple[str, str | None], Callable[..., int]] = {
     ("init", None): cmd_init,
     ("check", None): cmd_check,
@@ -531,4 +675,11 @@ HANDLERS: dict[tuple[str, str | None], Callable[..., int]] = {
     ("admin", "add"): cmd_admin_add,
     ("admin", "passwd"): cmd_admin_passwd,
     ("admin", "list"): cmd_admin_list,
+    ("webhook", "add"): cmd_webhook_add,
+    ("webhook", "list"): cmd_webhook_list,
+    ("webhook", "remove"): cmd_webhook_remove,
+    ("webhook", "test"): cmd_webhook_test,
+    ("webhook", "enable"): cmd_webhook_enable,
+    ("webhook", "disable"): cmd_webhook_disable,
+    ("webhook", "deliveries"): cmd_webhook_deliveries,
 }

@@ -12,8 +12,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from . import keys, owners, quota, snapshots
-from .clock import Clock
+from . import delivery, keys, owners, quota, snapshots, webhooks
+from .clock import Clock, rfc3339
 from .errors import DomainError
 from .keys import ApiKey
 from .owners import Owner
@@ -28,6 +28,12 @@ class Refused(DomainError):
 class CreatedKey:
     key: ApiKey
     plaintext: str
+
+
+@dataclass(frozen=True)
+class CreatedEndpoint:
+    endpoint: webhooks.Endpoint
+    secret: str
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,13 @@ def import_snapshot(storage: Storage, clock: Clock, owner_id: str, data: bytes,
     created = storage.import_snapshot(record, text)
     if not created:
         record = storage.get_snapshot(snapshot_id) or record
+    elif record.status in ("ready", "failed"):
+        event = (webhooks.SNAPSHOT_READY if record.status == "ready"
+                 else webhooks.SNAPSHOT_FAILED)
+        delivery.notify(storage, clock, owner_id, event, {
+            "userId": owner_id, "snapshotId": snapshot_id,
+            "snapshotDate": record.snapshot_date, "status": record.status,
+        })
     return Imported(record=record, created=created)
 
 
@@ -153,8 +166,14 @@ def revoke_key(storage: Storage, clock: Clock, key_id: str) -> ApiKey:
         raise Refused(f"no key has the id {key_id}")
     if key.revoked_at is not None:
         raise Refused(f"key {key_id} is already revoked")
-    storage.revoke_key(key_id, int(clock.now()))
-    return storage.get_key(key_id)  # type: ignore[return-value]
+    if not storage.revoke_key(key_id, int(clock.now())):
+        raise Refused(f"key {key_id} is already revoked")
+    revoked: ApiKey = storage.get_key(key_id)  # type: ignore[assignment]
+    delivery.notify(storage, clock, key.owner_id, webhooks.KEY_REVOKED, {
+        "userId": key.owner_id, "keyId": key_id,
+        "revokedAt": rfc3339(revoked.revoked_at or clock.now()),
+    })
+    return revoked
 
 
 def set_key_quota(storage: Storage, key_id: str, monthly_quota: int) -> ApiKey:
@@ -176,3 +195,57 @@ def key_state(key: ApiKey, now: float) -> str:
 
 def key_usage(storage: Storage, clock: Clock, key: ApiKey) -> int:
     return storage.used(key.key_id, quota.month_of(clock.now()))
+
+
+# -- webhook endpoints ---------------------------------------------------------------
+
+
+def add_webhook(storage: Storage, clock: Clock, owner_id: str, url: str,
+                events: list[str] | tuple[str, ...] = ()) -> CreatedEndpoint:
+    """Add an endpoint; the secret is returned here and never again."""
+    require_owner(storage, owner_id)
+    endpoint = webhooks.Endpoint(
+        endpoint_id=webhooks.new_endpoint_id(), owner_id=owner_id,
+        url=_checked(webhooks.check_url, url),
+        events=_checked(webhooks.check_events, list(events)), enabled=True,
+        created_at=int(clock.now()),
+    )
+    secret = webhooks.new_secret()
+    storage.add_webhook_endpoint(endpoint, secret)
+    return CreatedEndpoint(endpoint=endpoint, secret=secret)
+
+
+def require_webhook(storage: Storage, endpoint_id: str) -> webhooks.Endpoint:
+    found = None
+    if webhooks.ENDPOINT_ID_RE.fullmatch(endpoint_id):
+        found = storage.get_webhook_endpoint(endpoint_id)
+    if found is None:
+        raise Refused(f"no webhook endpoint has the id {endpoint_id!r}")
+    return found
+
+
+def remove_webhook(storage: Storage, endpoint_id: str) -> webhooks.Endpoint:
+    """Delete an endpoint, its pending deliveries and their history."""
+    endpoint = require_webhook(storage, endpoint_id)
+    storage.remove_webhook_endpoint(endpoint_id)
+    return endpoint
+
+
+def set_webhook_enabled(storage: Storage, endpoint_id: str,
+                        enabled: bool) -> webhooks.Endpoint:
+    require_webhook(storage, endpoint_id)
+    storage.set_webhook_enabled(endpoint_id, enabled)
+    return require_webhook(storage, endpoint_id)
+
+
+def send_test_webhook(storage: Storage, clock: Clock, endpoint_id: str) -> str:
+    """Enqueue a twin.test delivery to one endpoint; returns its delivery id."""
+    endpoint = require_webhook(storage, endpoint_id)
+    if not endpoint.enabled:
+        raise Refused(f"webhook endpoint {endpoint_id} is disabled; enable it first")
+    sent = delivery.enqueue(
+        storage, clock, endpoint.owner_id, webhooks.TEST,
+        {"userId": endpoint.owner_id, "endpointId": endpoint_id},
+        endpoint_id=endpoint_id,
+    )
+    return sent[0]

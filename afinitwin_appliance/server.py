@@ -52,6 +52,9 @@ class Server:
         self.inflight = InFlight(app)
         self.drain_timeout = drain_timeout
         self.stopping = threading.Event()
+        # Threads that run beside the server (the webhook sender): told to
+        # stop with it, waited for once the requests in flight are done.
+        self.background: list[Any] = []
         self.waitress = create_server(
             self.inflight, host=host, port=port, threads=threads,
             ident="afinitwin-appliance", clear_untrusted_proxy_headers=False,
@@ -79,6 +82,8 @@ class Server:
 
     def stop(self) -> None:
         self.stopping.set()
+        for task in self.background:
+            task.stop()
 
     def serve_forever(self) -> None:
         while not self.stopping.is_set():
@@ -97,6 +102,8 @@ class Server:
         self.waitress.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         for channel in list(self._map().values()):
             channel.close()
+        for task in self.background:
+            task.join()
         log.info("stopped")
 
     def _close_idle(self) -> int:

@@ -32,6 +32,7 @@ from .audit import AuditEntry
 from .keys import ApiKey
 from .owners import Owner
 from .sessions import AdminSession
+from .webhooks import Attempt, Delivery, Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -537,6 +538,177 @@ class Storage:
         return [AuditEntry(**{**dict(r), "details": json.loads(r["details"])})
                 for r in rows]
 
+    # -- webhooks ------------------------------------------------------------------
+    #
+    # Limitation: endpoint secrets are stored as they are, since the appliance
+    # needs them to sign; anyone who can read the database file can forge
+    # deliveries. No read of endpoints returns the secret except
+    # webhook_secret, which only the delivery thread calls.
+
+    def add_webhook_endpoint(self, endpoint: Endpoint, secret: str) -> None:
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO webhook_endpoints (endpoint_id, owner_id, url, events,"
+                " secret, enabled, created_at) VALUES (?,?,?,?,?,?,?)",
+                (endpoint.endpoint_id, endpoint.owner_id, endpoint.url,
+                 " ".join(endpoint.events), secret, int(endpoint.enabled),
+                 endpoint.created_at),
+            )
+
+    _ENDPOINT_COLUMNS = "endpoint_id, owner_id, url, events, enabled, created_at"
+
+    def get_webhook_endpoint(self, endpoint_id: str) -> Endpoint | None:
+        rows = self._read(
+            f"SELECT {self._ENDPOINT_COLUMNS} FROM webhook_endpoints"
+            " WHERE endpoint_id = ?",
+            (endpoint_id,),
+        )
+        return _endpoint(rows[0]) if rows else None
+
+    def list_webhook_endpoints(self, owner_id: str | None = None) -> list[Endpoint]:
+        sql = f"SELECT {self._ENDPOINT_COLUMNS} FROM webhook_endpoints"
+        params: tuple[Any, ...] = ()
+        if owner_id is not None:
+            sql, params = sql + " WHERE owner_id = ?", (owner_id,)
+        rows = self._read(sql + " ORDER BY created_at, rowid", params)
+        return [_endpoint(r) for r in rows]
+
+    def webhook_secret(self, endpoint_id: str) -> str | None:
+        rows = self._read(
+            "SELECT secret FROM webhook_endpoints WHERE endpoint_id = ?", (endpoint_id,)
+        )
+        return rows[0][0] if rows else None
+
+    def set_webhook_enabled(self, endpoint_id: str, enabled: bool) -> bool:
+        with self._write() as tx:
+            cur = tx.execute(
+                "UPDATE webhook_endpoints SET enabled = ? WHERE endpoint_id = ?",
+                (int(enabled), endpoint_id),
+            )
+            return cur.rowcount == 1
+
+    def remove_webhook_endpoint(self, endpoint_id: str) -> bool:
+        """Delete an endpoint with its deliveries and their attempts."""
+        with self._write() as tx:
+            cur = tx.execute(
+                "DELETE FROM webhook_endpoints WHERE endpoint_id = ?", (endpoint_id,)
+            )
+            return cur.rowcount == 1
+
+    def enqueue_deliveries(self, deliveries: list[Delivery],
+                           once: tuple[str, str, str, int] | None = None) -> bool:
+        """Put deliveries in the outbox in one transaction.
+
+        With `once` = (key id, month, event, at), the deliveries go in only if
+        that quota event was not recorded yet, and it is recorded with them:
+        the primary key of quota_events decides between concurrent requests.
+        Returns False when `once` had already happened.
+        """
+        with self._write() as tx:
+            if once is not None:
+                cur = tx.execute(
+                    "INSERT OR IGNORE INTO quota_events (key_id, month, event, at)"
+                    " VALUES (?,?,?,?)",
+                    once,
+                )
+                if cur.rowcount == 0:
+                    return False
+            tx.executemany(
+                "INSERT INTO webhook_deliveries (delivery_id, endpoint_id, event,"
+                " body, created_at, next_attempt_at) VALUES (?,?,?,?,?,?)",
+                [(d.delivery_id, d.endpoint_id, d.event, d.body, d.created_at,
+                  d.next_attempt_at) for d in deliveries],
+            )
+        return True
+
+    def quota_event_recorded(self, key_id: str, month: str, event: str) -> bool:
+        return bool(self._read(
+            "SELECT 1 FROM quota_events WHERE key_id = ? AND month = ? AND event = ?",
+            (key_id, month, event),
+        ))
+
+    def claim_due_deliveries(self, now: int, lease: int,
+                             limit: int = 20) -> list[Delivery]:
+        """Pending deliveries due by `now`, each pushed `lease` seconds ahead.
+
+        The lease keeps a second sender on the same database off them while
+        this one sends, and brings them back if this process dies mid-attempt.
+        """
+        # A read first: the sender polls every few seconds, and an idle poll
+        # must not take the write lock from the API's requests.
+        if not self._read(
+            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending'"
+            " AND next_attempt_at <= ? LIMIT 1",
+            (now,),
+        ):
+            return []
+        with self._write() as tx:
+            rows = tx.execute(
+                "SELECT * FROM webhook_deliveries WHERE status = 'pending'"
+                " AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            tx.executemany(
+                "UPDATE webhook_deliveries SET next_attempt_at = ?"
+                " WHERE delivery_id = ?",
+                [(now + lease, r["delivery_id"]) for r in rows],
+            )
+        return [_delivery(r) for r in rows]
+
+    def record_attempt(self, attempt: Attempt, status: str,
+                       next_attempt_at: int | None) -> None:
+        """Log one attempt and move its delivery on, in one transaction."""
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO webhook_attempts (delivery_id, at, status_code, error,"
+                " duration_ms) VALUES (?,?,?,?,?)",
+                (attempt.delivery_id, attempt.at, attempt.status_code, attempt.error,
+                 attempt.duration_ms),
+            )
+            tx.execute(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?,"
+                " next_attempt_at = ?, last_status_code = ?, last_error = ?"
+                " WHERE delivery_id = ?",
+                (status, next_attempt_at, attempt.status_code, attempt.error,
+                 attempt.delivery_id),
+            )
+
+    def get_delivery(self, delivery_id: str) -> Delivery | None:
+        rows = self._read(
+            "SELECT * FROM webhook_deliveries WHERE delivery_id = ?", (delivery_id,)
+        )
+        return _delivery(rows[0]) if rows else None
+
+    def list_deliveries(self, endpoint_id: str | None = None,
+                        owner_id: str | None = None,
+                        limit: int = 50) -> list[Delivery]:
+        """The newest deliveries first, of one endpoint, one owner, or all."""
+        sql, params = "SELECT d.* FROM webhook_deliveries d", []
+        if owner_id is not None:
+            sql += " JOIN webhook_endpoints e USING (endpoint_id) WHERE e.owner_id = ?"
+            params.append(owner_id)
+        if endpoint_id is not None:
+            sql += " AND" if params else " WHERE"
+            sql += " d.endpoint_id = ?"
+            params.append(endpoint_id)
+        rows = self._read(
+            sql + " ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_delivery(r) for r in rows]
+
+    def delivery_attempts(self, delivery_ids: list[str]) -> list[Attempt]:
+        if not delivery_ids:
+            return []
+        marks = ",".join("?" * len(delivery_ids))
+        rows = self._read(
+            "SELECT delivery_id, at, status_code, error, duration_ms"
+            f" FROM webhook_attempts WHERE delivery_id IN ({marks})"
+            " ORDER BY attempt_id",
+            tuple(delivery_ids),
+        )
+        return [Attempt(**dict(r)) for r in rows]
+
 
 def migrations() -> list[tuple[int, str, str]]:
     """The packaged migration files as (number, name, sql), in order."""
@@ -591,3 +763,15 @@ def _key(row: sqlite3.Row) -> ApiKey:
         allowed_networks=tuple(row["allowed_networks"].split()),
         revoked_at=row["revoked_at"], last_used_at=row["last_used_at"],
     )
+
+
+def _endpoint(row: sqlite3.Row) -> Endpoint:
+    return Endpoint(
+        endpoint_id=row["endpoint_id"], owner_id=row["owner_id"], url=row["url"],
+        events=tuple(row["events"].split()), enabled=bool(row["enabled"]),
+        created_at=row["created_at"],
+    )
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(**{name: row[name] for name in row.keys()})

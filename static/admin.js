@@ -433,7 +433,7 @@
   }
 
   const TABS = [["keys", "Keys"], ["snapshots", "Snapshots"], ["review", "Review"],
-    ["plan", "Plan"]];
+    ["webhooks", "Webhooks"], ["plan", "Plan"]];
 
   function ownerView(ownerId, tab) {
     return loading(async () => {
@@ -462,7 +462,7 @@
             "aria-current": id === tab ? "page" : null }, label))),
         panel);
       const panels = { keys: keysPanel, snapshots: snapshotsPanel, review: ownerReviewPanel,
-        plan: planPanel };
+        webhooks: webhooksPanel, plan: planPanel };
       await (panels[tab] || keysPanel)(owner, panel);
     });
   }
@@ -589,7 +589,13 @@
           : empty("No keys yet", owner.keysAllowed
             ? "Create a key to let an integration read this owner's twin."
             : "Keys need an active professional plan.")));
-    if (created) showSecret(secretSlot, created);
+    if (created) showSecret(secretSlot, {
+      inputId: "new-key", value: created.plaintext, label: "The new API key",
+      title: `Key ${created.key.keyId} created — copy it now`,
+      warning: "This key will not be shown again.",
+      why: "The appliance keeps only its hash, so it cannot show or recover it later." +
+        " Store it in your integration's secret store.",
+    });
   }
 
   function keyRow(k, owner) {
@@ -659,10 +665,11 @@
     return form;
   }
 
-  // The plaintext exists only here, in this panel, until it is dismissed.
-  function showSecret(slot, data) {
-    const input = h("input", { id: "new-key", readonly: true, value: data.plaintext,
-      "aria-label": "The new API key", spellcheck: "false" });
+  // A secret exists on the page only in this box, until it is dismissed:
+  // a new key's plaintext or a new webhook endpoint's signing secret.
+  function showSecret(slot, secret) {
+    const input = h("input", { id: secret.inputId, readonly: true, value: secret.value,
+      "aria-label": secret.label, spellcheck: "false" });
     const copied = h("span", { class: "small", role: "status" }, "");
     const copy = h("button", { type: "button", class: "btn btn-primary", onclick: async () => {
       input.select();
@@ -673,10 +680,9 @@
       }
       copied.textContent = "Copied to the clipboard.";
     } }, "Copy");
-    const box = h("section", { class: "secret", "aria-labelledby": "secret-title" },
-      h("h3", { id: "secret-title" }, `Key ${data.key.keyId} created — copy it now`),
-      h("p", {}, h("strong", {}, "This key will not be shown again."),
-        " The appliance keeps only its hash, so it cannot show or recover it later. Store it in your integration's secret store."),
+    const box = h("section", { class: "secret", "aria-labelledby": secret.inputId + "-title" },
+      h("h3", { id: secret.inputId + "-title" }, secret.title),
+      h("p", {}, h("strong", {}, secret.warning), " " + secret.why),
       h("div", { class: "secret-row" }, input, copy),
       copied,
       h("div", { class: "form-actions" },
@@ -734,6 +740,140 @@
     ], "Save quota", "primary", async () => {
       await api("PATCH", `keys/${encodeURIComponent(k.keyId)}`, { monthlyQuota: input.value });
       flash(`Quota of ${k.keyId} set to ${number(input.value)} a month.`);
+      route(false);
+    });
+  }
+
+  // -- webhooks ----------------------------------------------------------------------------
+
+  async function webhooksPanel(owner, panel, created) {
+    const base = `owners/${encodeURIComponent(owner.id)}/`;
+    const [data, sent] = await Promise.all([api("GET", base + "webhooks"),
+      api("GET", base + "deliveries")]);
+    const secretSlot = h("div", {});
+    const formSlot = h("div", {});
+    const open = h("button", { type: "button", class: "btn btn-primary", "aria-expanded": "false",
+      onclick: () => {
+        const opening = formSlot.childElementCount === 0;
+        open.setAttribute("aria-expanded", String(opening));
+        formSlot.replaceChildren(...(opening
+          ? [webhookForm(owner, panel, data.events, () => formSlot.replaceChildren())] : []));
+        if (opening) formSlot.querySelector("input").focus();
+      } }, "Add endpoint");
+    const rows = data.endpoints.map((e) => h("tr", { class: e.enabled ? null : "is-revoked" },
+      cell("Endpoint", h("code", {}, e.endpointId)),
+      cell("URL", h("span", { class: "mono" }, e.url)),
+      cell("Events", e.events.length === data.events.length ? "all"
+        : h("span", { class: "small" }, e.events.join(" "))),
+      cell("Created", when(e.createdAt)),
+      cell("State", e.enabled ? badge("enabled", "ok") : badge("disabled", "neutral")),
+      h("td", { class: "actions" },
+        h("button", { type: "button", class: "btn btn-small", disabled: !e.enabled,
+          onclick: () => sendTest(e) }, "Send test"),
+        h("button", { type: "button", class: "btn btn-small",
+          onclick: () => toggleWebhook(e) }, e.enabled ? "Disable" : "Enable"),
+        h("button", { type: "button", class: "btn btn-small btn-danger-quiet",
+          onclick: () => removeWebhook(e) }, "Remove"))));
+    put(panel,
+      secretSlot,
+      formSlot,
+      h("div", { class: "card" },
+        h("div", { class: "section-head" }, h("h2", {}, "Webhook endpoints"), open),
+        h("p", { class: "muted" },
+          "Each delivery is signed with the endpoint's secret (X-AfiniTwin-Signature and the Standard Webhooks headers) and retried for about a day."),
+        data.endpoints.length
+          ? table(["Endpoint", "URL", "Events", "Created", "State", ""], rows)
+          : empty("No webhook endpoints yet",
+            "Add one to tell a CRM when a snapshot is ready, a key is revoked or a quota runs low.")),
+      h("div", { class: "card" },
+        h("div", { class: "section-head" }, h("h2", {}, "Recent deliveries"),
+          h("button", { type: "button", class: "btn btn-small", onclick: () => route(false) },
+            "Refresh")),
+        sent.deliveries.length
+          ? table(["Delivery", "Event", "Status", "Attempts", "Next attempt"],
+            sent.deliveries.map(deliveryRow))
+          : empty("No deliveries yet", "Events and tests sent to this owner's endpoints appear here.")));
+    if (created) showSecret(secretSlot, {
+      inputId: "new-webhook-secret", value: created.secret,
+      label: "The new endpoint's signing secret",
+      title: `Endpoint ${created.endpoint.endpointId} added — copy its secret now`,
+      warning: "This secret will not be shown again.",
+      why: "The receiver needs it to verify each delivery's signature" +
+        " (with the SDK: verify_webhook_signature).",
+    });
+  }
+
+  function deliveryRow(d) {
+    const tone = { delivered: "ok", failed: "bad", pending: "warn" }[d.status];
+    return h("tr", {},
+      cell("Delivery", h("code", {}, d.deliveryId),
+        h("div", { class: "small muted" }, "to " + d.endpointId + ", " + when(d.createdAt))),
+      cell("Event", h("code", {}, d.event)),
+      cell("Status", badge(d.status, tone)),
+      cell("Attempts", d.history.length
+        ? h("ol", { class: "attempts small" }, d.history.map((a) => h("li", {},
+          h("span", { class: "nowrap" }, when(a.at)), " — ",
+          a.error || String(a.statusCode), ` (${a.durationMs} ms)`)))
+        : "none yet"),
+      cell("Next attempt", d.status === "pending" ? when(d.nextAttemptAt) : "—"));
+  }
+
+  function webhookForm(owner, panel, events, close) {
+    const error = h("div", { hidden: true });
+    const form = h("form", { class: "card", novalidate: true },
+      h("h2", {}, "Add a webhook endpoint"), error,
+      field("URL", h("input", { name: "url", required: true, maxlength: 2000, type: "url",
+        autocomplete: "off", spellcheck: "false" }),
+        "(http or https; no user name or password in it)"),
+      h("fieldset", { class: "fieldset" },
+        h("legend", {}, "Events"),
+        h("p", { class: "small muted" }, "None ticked sends every event."),
+        h("div", { class: "checks" }, events.map((name) =>
+          h("label", {}, h("input", { type: "checkbox", name: "events", value: name }),
+            name)))),
+      h("div", { class: "form-actions" },
+        h("button", { type: "submit", class: "btn btn-primary" }, "Add endpoint"),
+        h("button", { type: "button", class: "btn", onclick: close }, "Cancel")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const values = new FormData(form);
+      const body = { url: values.get("url"), events: values.getAll("events") };
+      await busy(form, async () => {
+        const data = await api("POST", `owners/${encodeURIComponent(owner.id)}/webhooks`,
+          body);
+        await webhooksPanel(owner, panel, data);
+      }, error);
+    });
+    return form;
+  }
+
+  async function sendTest(e) {
+    try {
+      const data = await api("POST", `webhooks/${encodeURIComponent(e.endpointId)}/test`);
+      flash(`Test delivery ${data.deliveryId} queued; refresh to see its attempts.`);
+      route(false);
+    } catch (err) {
+      flash(err.message, "error");
+    }
+  }
+
+  async function toggleWebhook(e) {
+    try {
+      await api("PATCH", `webhooks/${encodeURIComponent(e.endpointId)}`,
+        { enabled: !e.enabled });
+      flash(`Endpoint ${e.endpointId} ${e.enabled ? "disabled" : "enabled"}.`);
+      route(false);
+    } catch (err) {
+      flash(err.message, "error");
+    }
+  }
+
+  function removeWebhook(e) {
+    dialog(`Remove endpoint ${e.endpointId}?`, [
+      h("p", {}, `Deliveries to ${e.url} stop, and their history is deleted with it. This cannot be undone.`),
+    ], "Remove endpoint", "danger", async () => {
+      await api("DELETE", `webhooks/${encodeURIComponent(e.endpointId)}`);
+      flash(`Endpoint ${e.endpointId} removed.`);
       route(false);
     });
   }
