@@ -12,12 +12,14 @@ the seconds until that budget frees up (`"minute";r=59;t=60`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from . import errors, keys, quota
 from .clock import Clock
 from .config import Settings
+from .directory import Directory
 from .delivery import QuotaWatch
 from .keys import ApiKey
 from .owners import Owner
@@ -54,6 +56,7 @@ def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[keys.
     return peer
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_address(address: str) -> str:
     """One spelling per address, so one client has one rate-limit budget.
 
@@ -72,6 +75,7 @@ class Gate:
         self.clock = clock
         self.limiter = limiter or SlidingWindowLimiter(max_buckets=settings.max_tracked)
         self.quota_watch = QuotaWatch(storage, clock)
+        self.directory = Directory(storage)
 
     def admit(self, endpoint: str, *, counted: bool, scope: str, client_ip: str,
               x_twin_key: str | None, authorization: str | None) -> Admitted:
@@ -86,8 +90,10 @@ class Gate:
             )
 
         plaintext = keys.presented_key(x_twin_key, authorization)
-        key = keys.verify(self.storage.get_key(keys.key_id_of(plaintext)), plaintext, now)
-        owner = self.storage.get_owner(key.owner_id)
+        key_id = keys.key_id_of(plaintext)
+        self.directory.begin()
+        key = keys.verify(self.directory.key(key_id), plaintext, now)
+        owner = self.directory.owner(key.owner_id)
         if owner is None:  # the foreign key makes this impossible short of corruption
             raise errors.InvalidApiKey("The API key is not valid.")
         month, resets = quota.month_of(now), quota.next_reset(now)
@@ -97,7 +103,7 @@ class Gate:
         def refuse(error: errors.ApiError, minute: Decision | None = None,
                    used: int | None = None) -> errors.ApiError:
             if used is None:
-                used = self.storage.used(key.key_id, month)
+                used = self.directory.used(key.key_id, month)
             state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
             minute = minute or self.limiter.peek(minute_budget, limit, now)
             error.headers = {**self.headers(state, minute, now), **error.headers}
@@ -134,13 +140,13 @@ class Gate:
                     " next month (UTC).",
                     headers={"Retry-After": str(resets - int(now))},
                 ), minute, used=key.monthly_quota)
+            self.directory.counted(key.key_id, month, used)
             self.quota_watch.counted(owner.owner_id, key.key_id, month, used,
                                      key.monthly_quota)
         else:
-            used = self.storage.used(key.key_id, month)
+            used = self.directory.used(key.key_id, month)
 
-        if key.last_used_at is None or now - key.last_used_at >= 60:
-            self.storage.touch_key(key.key_id, int(now))
+        self.directory.touch(key, now)
         state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
         return Admitted(key=key, owner=owner, quota=state, now=now,
                         headers=self.headers(state, minute, now))

@@ -37,3 +37,6 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Waitress warns "Task queue depth is N" whenever requests wait for a
+    # thread, which under steady load is every few requests: noise, not news.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -19,16 +19,42 @@ MIN_MONTHLY = 1
 MAX_MONTHLY = 1_000_000
 
 
+@dataclass(frozen=True)
+class _Month:
+    name: str
+    starts: int
+    ends: int
+
+
+_current = _Month("", 0, 0)
+
+
+def _month(ts: float) -> _Month:
+    # Every request asks; the answer changes twelve times a year, so the last
+    # month computed is kept and reused while ts falls inside it.
+    global _current
+    month, second = _current, int(ts)
+    if month.starts <= second < month.ends:
+        return month
+    t = time.gmtime(second)
+    year, number = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+    month = _Month(
+        name=f"{t.tm_year:04d}-{t.tm_mon:02d}",
+        starts=calendar.timegm((t.tm_year, t.tm_mon, 1, 0, 0, 0)),
+        ends=calendar.timegm((year, number, 1, 0, 0, 0)),
+    )
+    _current = month
+    return month
+
+
 def month_of(ts: float) -> str:
     """The quota month of an instant, as YYYY-MM."""
-    return time.strftime("%Y-%m", time.gmtime(int(ts)))
+    return _month(ts).name
 
 
 def next_reset(ts: float) -> int:
     """The instant (epoch seconds) at which the month holding ts ends."""
-    t = time.gmtime(int(ts))
-    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
-    return calendar.timegm((year, month, 1, 0, 0, 0))
+    return _month(ts).ends
 
 
 def seconds_until_reset(ts: float) -> int:

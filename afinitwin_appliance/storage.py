@@ -199,6 +199,10 @@ class Storage:
             done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
         return [name for version, name, _ in migrations() if version not in done]
 
+    def generation(self) -> int:
+        """The counter that moves on every change to keys, owners or snapshots."""
+        return int(self._read("SELECT value FROM generation")[0][0])
+
     def schema_version(self) -> int:
         row = self._read("SELECT MAX(version) FROM schema_migrations")
         return int(row[0][0] or 0)

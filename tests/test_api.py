@@ -475,3 +475,26 @@ def test_key_state_follows_revocation_and_expiry(world):
     assert manage.key_state(key, world.clock.now() + 10) == "expired"
     revoked = manage.revoke_key(world.storage, world.clock, key.key_id)
     assert manage.key_state(revoked, world.clock.now()) == "revoked"
+
+
+def test_changes_from_another_connection_are_seen_on_the_next_request(world):
+    from afinitwin_appliance.storage import Storage
+
+    assert world.get("/health").status_int == 200  # the key and owner are now cached
+    other = Storage(world.storage.path).open()  # as the CLI or admin page would
+    other.set_plan(world.owner_id, "professional", "lapsed", "manual", None)
+    assert error_of(world.get("/health")) == "SUBSCRIPTION_INACTIVE"
+    other.set_plan(world.owner_id, "professional", "active", "manual", None)
+    assert world.get("/health").status_int == 200
+    other.revoke_key(world.key_id, int(world.clock.now()))
+    assert error_of(world.get("/health")) == "API_KEY_REVOKED"
+    other.close()
+
+
+def test_a_newer_snapshot_is_served_as_soon_as_it_is_imported(world):
+    assert world.get("/preset/estandar?format=md").headers["X-Twin-Snapshot-Id"] == LUCIA
+    doc = (SNAPSHOTS / "tom-whitfield.json").read_text().replace(
+        '"2026-10-01"', '"2026-12-01"')
+    manage.import_snapshot(world.storage, world.clock, world.owner_id, doc.encode())
+    resp = world.get("/preset/estandar?format=md")
+    assert resp.headers["X-Twin-Snapshot-Id"] == "snp_tom_2026_10"

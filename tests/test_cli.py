@@ -188,7 +188,8 @@ def test_check_changes_nothing_and_reports_a_database_without_schema(tmp_path):
     (tmp_path / "empty.db").write_bytes(b"")
     r = cli("check", config_path=cfg, check=False)
     assert r.returncode == 1
-    assert "lacks 4 schema migration(s) (0001_initial.sql" in r.stderr
+    from afinitwin_appliance.storage import migrations
+    assert f"lacks {len(migrations())} schema migration(s) (0001_initial.sql" in r.stderr
     assert (tmp_path / "empty.db").read_bytes() == b""
     assert not (tmp_path / "empty.db-wal").exists()
 

@@ -1,0 +1,83 @@
+"""Keys, owners and newest snapshots, read once per change rather than per request.
+
+Revocation must take effect on the very next request, so nothing here may be
+stale by even one request. Each request first reads the database's generation
+counter (one row, moved by triggers on every change to keys, owners and
+snapshots, whichever process makes it); a cached row is used only if it was
+read under that same generation. That swaps three or four queries per request
+for one, without any time window.
+
+Each entry is tagged with the generation read *before* its row was fetched, so
+a row fetched just before a change can never be taken for a row of the newer
+generation.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, TypeVar
+
+from .keys import ApiKey
+from .owners import Owner
+from .storage import SnapshotRecord, Storage
+
+T = TypeVar("T")
+MAX_ENTRIES = 10_000
+
+
+class Directory:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._entries: dict[tuple[str, str], tuple[int, Any]] = {}
+        self._local = threading.local()
+        # Counts made by this process, for answers that report the count
+        # without changing it (/health). Only this process counts requests.
+        self._used: dict[tuple[str, str], int] = {}
+        self._used_lock = threading.Lock()
+        self._touched: dict[str, float] = {}
+
+    def begin(self) -> int:
+        """Read the generation for the request this thread is handling."""
+        generation = self.storage.generation()
+        self._local.generation = generation
+        return generation
+
+    def _cached(self, kind: str, ident: str, fetch: Callable[[str], T]) -> T:
+        generation = getattr(self._local, "generation", None)
+        if generation is None:
+            return fetch(ident)
+        entry = self._entries.get((kind, ident))
+        if entry is not None and entry[0] == generation:
+            return entry[1]
+        value = fetch(ident)
+        if value is not None:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[(kind, ident)] = (generation, value)
+        return value
+
+    def key(self, key_id: str) -> ApiKey | None:
+        return self._cached("key", key_id, self.storage.get_key)
+
+    def owner(self, owner_id: str) -> Owner | None:
+        return self._cached("owner", owner_id, self.storage.get_owner)
+
+    def newest_ready(self, owner_id: str) -> SnapshotRecord | None:
+        return self._cached("newest", owner_id, self.storage.newest_ready)
+
+    def counted(self, key_id: str, month: str, used: int) -> None:
+        # Counts only grow; threads may finish out of order.
+        with self._used_lock:
+            if used > self._used.get((key_id, month), 0):
+                self._used[(key_id, month)] = used
+
+    def used(self, key_id: str, month: str) -> int:
+        known = self._used.get((key_id, month))
+        return self.storage.used(key_id, month) if known is None else known
+
+    def touch(self, key: ApiKey, now: float, every: int = 60) -> None:
+        """Record the key's last use at most once a minute (shown to the minute)."""
+        last = self._touched.get(key.key_id, key.last_used_at or 0)
+        if now - last >= every:
+            self._touched[key.key_id] = now
+            self.storage.touch_key(key.key_id, int(now))
