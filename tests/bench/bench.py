@@ -2,7 +2,7 @@
 
 A measurement, not a test: it prints figures and a PASS/MISS line per target and
 exits 0 whenever it managed to measure (2 when it could not set up). pytest
-never collects it (no test_ prefix, and tests/bench/conftest.py ignores the
+never collects it (no test_ prefix, and tests/conftest.py ignores the bench
 folder), because a 2-core machine shared with a test run would only give noise.
 
 What it does, in one run:
@@ -18,10 +18,12 @@ What it does, in one run:
     memory from /proc.
 
 Pinning matters: unpinned, wrk and the server fight over the two cores and the
-figures at 64 connections collapse into scheduler noise.
+figures at 64 connections collapse into scheduler noise. For the same reason
+any other busy process spoils a run: each run reports the CPU that processes
+other than the server and wrk used meanwhile ("other CPU"), and flags it.
 
 Usage:
-  python tests/bench/bench.py [--duration 10] [--connections 16,64]
+  python tests/bench/bench.py [--duration 10] [--connections 16,64] [--rounds 3]
                               [--profile DIR]   # also py-spy the appliance
 
 Needs wrk (apt-get install -y wrk) and taskset (util-linux); --profile needs
@@ -75,7 +77,8 @@ WRK_REPORT = r"""
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d status=%d connect=%d read=%d write=%d timeout=%d\n",
+    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d" ..
+    " status=%d connect=%d read=%d write=%d timeout=%d\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     e.status, e.connect, e.read, e.write, e.timeout))
 end
