@@ -2,7 +2,7 @@
 
     python3 build/measure.py size BINARY...
     python3 build/measure.py startup BINARY... [--runs 5]
-    python3 build/measure.py throughput BINARY [--duration 10] [--repeat 3]
+    python3 build/measure.py throughput BINARY [--duration 10] [--repeat 5]
 
 Cold start is the time from starting the process to the first 200 from
 /health with a key made by the binary's own CLI (median of --runs starts; warm
@@ -70,23 +70,44 @@ class Appliance:
         self.config.write_text(CONFIG, encoding="utf-8")
         owner = self.cli("owner", "add", "--name", "Measure", "--quiet")
         self.cli("snapshot", "import", "--owner", owner, str(SAMPLE), "--quiet")
-        self.key = self.cli("key", "create", "--owner", owner, "--name", "measure",
-                            "--quota", "1000000", "--quiet")
+        self.key = self.cli(
+            "key",
+            "create",
+            "--owner",
+            owner,
+            "--name",
+            "measure",
+            "--quota",
+            "1000000",
+            "--quiet",
+        )
 
     def cli(self, *args: str) -> str:
-        result = subprocess.run([*self.command, "--config", str(self.config), *args],
-                                capture_output=True, text=True, env=self.env,
-                                timeout=60)
+        result = subprocess.run(
+            [*self.command, "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+        )
         if result.returncode != 0:
             raise SystemExit(f"{args} failed: {result.stderr.strip()}")
         return result.stdout.strip()
 
     def start(self, port: int, cpus: str | None) -> subprocess.Popen[bytes]:
-        argv = [*self.command, "--config", str(self.config), "serve", "--port", str(port)]
+        argv = [
+            *self.command,
+            "--config",
+            str(self.config),
+            "serve",
+            "--port",
+            str(port),
+        ]
         if cpus is not None:
             argv = ["taskset", "-c", cpus, *argv]
-        log = open(self.folder / "server.log", "ab")
-        return subprocess.Popen(argv, stdout=log, stderr=log, env=self.env)
+        # The server keeps its own copy of the log's descriptor.
+        with open(self.folder / "server.log", "ab") as log:
+            return subprocess.Popen(argv, stdout=log, stderr=log, env=self.env)
 
 
 def health_ok(port: int, key: str) -> bool:
@@ -104,7 +125,9 @@ def wait_healthy(proc: subprocess.Popen[bytes], port: int, key: str) -> None:
     deadline = time.monotonic() + START_DEADLINE
     while not health_ok(port, key):
         if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode} during start-up")
+            raise SystemExit(
+                f"the server exited with {proc.returncode} during start-up"
+            )
         if time.monotonic() > deadline:
             raise SystemExit("the server did not answer /health in time")
         time.sleep(0.002)
@@ -154,17 +177,37 @@ WRK_LATENCY = re.compile(r"^\s+Latency\s+(\S+)", re.MULTILINE)
 
 def wrk(port: int, key: str, duration: int, connections: int) -> tuple[float, str]:
     url = f"http://127.0.0.1:{port}{BASE}/preset/estandar?format=md"
-    argv = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
-            "-H", f"X-Twin-Key: {key}", url]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True,
-                         timeout=duration + 60).stdout
+    # A generous timeout: a slow answer is a data point, not a failure.
+    argv = [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "-H",
+        f"X-Twin-Key: {key}",
+        url,
+    ]
+    out = subprocess.run(
+        argv, capture_output=True, text=True, check=True, timeout=duration + 60
+    ).stdout
     if "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit(f"wrk saw failed requests:\n{out}")
     return float(WRK_RATE.search(out).group(1)), WRK_LATENCY.search(out).group(1)
 
 
-def throughput(command: list[str], env_extra: dict[str, str], cpus: str | None,
-               duration: int, repeat: int, connections: int) -> list[float]:
+def throughput(
+    command: list[str],
+    env_extra: dict[str, str],
+    cpus: str | None,
+    duration: int,
+    connections: int,
+) -> float:
+    """One fresh server, warmed up for 2 s, then one wrk run of `duration`."""
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         env = {**environment(tmp), **env_extra}
@@ -173,9 +216,8 @@ def throughput(command: list[str], env_extra: dict[str, str], cpus: str | None,
         proc = appliance.start(port, cpus)
         try:
             wait_healthy(proc, port, appliance.key)
-            wrk(port, appliance.key, 2, connections)  # warm-up, not counted
-            return [wrk(port, appliance.key, duration, connections)[0]
-                    for _ in range(repeat)]
+            wrk(port, appliance.key, 2, connections)
+            return wrk(port, appliance.key, duration, connections)[0]
         finally:
             stop(proc)
 
@@ -201,18 +243,27 @@ def cmd_throughput(args: argparse.Namespace) -> None:
     source = {"PYTHONPATH": str(ROOT)}
     runs = [
         ("binary, server on CPU 0", [str(args.binary)], {}, "0"),
-        ("source, server on CPU 0", [sys.executable, "-m", "afinitwin_appliance"],
-         source, "0"),
+        (
+            "source, server on CPU 0",
+            [sys.executable, "-m", "afinitwin_appliance"],
+            source,
+            "0",
+        ),
         ("binary, server unpinned", [str(args.binary)], {}, None),
     ]
-    results = {}
-    for label, command, extra, cpus in runs:
-        samples = throughput(command, extra, cpus, args.duration, args.repeat,
-                             args.connections)
-        results[label] = statistics.median(samples)
-        shown = ", ".join(f"{s:.0f}" for s in samples)
-        print(f"{label}: median {results[label]:.0f} req/s ({shown})", flush=True)
-    binary, source_rate, unpinned = results.values()
+    # Rounds interleave the three set-ups, so that a change in the machine's
+    # load during the measurement falls on all of them alike.
+    samples: dict[str, list[float]] = {label: [] for label, *_ in runs}
+    for round_number in range(1, args.repeat + 1):
+        for label, command, extra, cpus in runs:
+            rate = throughput(command, extra, cpus, args.duration, args.connections)
+            samples[label].append(rate)
+            print(f"round {round_number}: {label}: {rate:.0f} req/s", flush=True)
+    medians = {label: statistics.median(values) for label, values in samples.items()}
+    for label, median in medians.items():
+        shown = ", ".join(f"{s:.0f}" for s in samples[label])
+        print(f"{label}: median {median:.0f} req/s ({shown})")
+    binary, source_rate, unpinned = medians.values()
     print(f"binary / source: {binary / source_rate:.3f}")
     print(f"pinned / unpinned: {binary / unpinned:.3f}")
 
@@ -230,7 +281,7 @@ def main() -> None:
     rate = commands.add_parser("throughput")
     rate.add_argument("binary", type=Path)
     rate.add_argument("--duration", type=int, default=10)
-    rate.add_argument("--repeat", type=int, default=3)
+    rate.add_argument("--repeat", type=int, default=5)
     rate.add_argument("--connections", type=int, default=8)
     rate.set_defaults(run=cmd_throughput)
     args = parser.parse_args()
