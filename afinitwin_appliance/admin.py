@@ -34,11 +34,24 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import bottle
 
 from . import (
-    admins, audit, errors, keys, manage, owners, quota, sessions, webhooks,
+    admins,
+    audit,
+    errors,
+    keys,
+    manage,
+    owners,
+    quota,
+    sessions,
+    webhooks,
 )
 from .admission import client_address
 from .api import (
-    JSON_TYPE, bottle_error, dumps, error_response, read_json_body, summary,
+    JSON_TYPE,
+    bottle_error,
+    dumps,
+    error_response,
+    read_json_body,
+    summary,
 )
 from .clock import Clock, parse_instant, rfc3339
 from .config import Settings
@@ -339,7 +352,7 @@ class Admin:
         }
 
     def sign_in(self, call: Call) -> dict[str, Any]:
-        body = _object(read_json_body(bottle.request.environ))
+        body = _object(read_json_body(bottle.request.environ), "name", "password")
         name, password = _string(body, "name"), _string(body, "password")
         if not self.storage.has_admins():
             raise NoAdminAccount(
@@ -413,7 +426,14 @@ class Admin:
         }
 
     def add_owner(self, call: Call) -> dict[str, Any]:
-        body = _object(read_json_body(bottle.request.environ))
+        body = _object(
+            read_json_body(bottle.request.environ),
+            "name",
+            "plan",
+            "status",
+            "source",
+            "activeUntil",
+        )
         owner = manage.add_owner(
             self.storage,
             self.clock,
@@ -438,7 +458,13 @@ class Admin:
 
     def set_plan(self, call: Call, owner_id: str) -> dict[str, Any]:
         before = self._owner(owner_id)
-        body = _object(read_json_body(bottle.request.environ))
+        body = _object(
+            read_json_body(bottle.request.environ),
+            "plan",
+            "status",
+            "source",
+            "activeUntil",
+        )
         owner = manage.set_plan(
             self.storage,
             self.clock,
@@ -531,7 +557,14 @@ class Admin:
 
     def create_key(self, call: Call, owner_id: str) -> dict[str, Any]:
         self._owner(owner_id)
-        body = _object(read_json_body(bottle.request.environ))
+        body = _object(
+            read_json_body(bottle.request.environ),
+            "name",
+            "scopes",
+            "monthlyQuota",
+            "expiresAt",
+            "allowedNetworks",
+        )
         created = manage.create_key(
             self.storage,
             self.clock,
@@ -562,7 +595,7 @@ class Admin:
 
     def set_key_quota(self, call: Call, key_id: str) -> dict[str, Any]:
         before = self._key(key_id)
-        body = _object(read_json_body(bottle.request.environ))
+        body = _object(read_json_body(bottle.request.environ), "monthlyQuota")
         limit = _integer(body, "monthlyQuota")
         if limit is None:
             raise errors.InvalidBody(
@@ -636,7 +669,9 @@ class Admin:
             raise errors.NotFound(
                 "No review item has this id.", details={"itemId": item_id}
             )
-        status = _string(_object(read_json_body(bottle.request.environ)), "status")
+        status = _string(
+            _object(read_json_body(bottle.request.environ), "status"), "status"
+        )
         if status not in ("accepted", "dismissed"):
             raise errors.InvalidBody(
                 "status must be accepted or dismissed.",
@@ -666,7 +701,7 @@ class Admin:
 
     def add_webhook(self, call: Call, owner_id: str) -> dict[str, Any]:
         self._owner(owner_id)
-        body = _object(read_json_body(bottle.request.environ))
+        body = _object(read_json_body(bottle.request.environ), "url", "events")
         created = manage.add_webhook(
             self.storage,
             self.clock,
@@ -690,7 +725,9 @@ class Admin:
 
     def set_webhook(self, call: Call, endpoint_id: str) -> dict[str, Any]:
         self._webhook(endpoint_id)
-        enabled = _object(read_json_body(bottle.request.environ)).get("enabled")
+        enabled = _object(read_json_body(bottle.request.environ), "enabled").get(
+            "enabled"
+        )
         if not isinstance(enabled, bool):
             raise _bad("enabled", "true or false")
         endpoint = manage.set_webhook_enabled(self.storage, endpoint_id, enabled)
@@ -880,9 +917,17 @@ def _raw_body(environ: dict[str, Any], limit: int) -> bytes:
     return data
 
 
-def _object(body: Any) -> dict[str, Any]:
+def _object(body: Any, *fields: str) -> dict[str, Any]:
+    """The body as an object holding only `fields`: a misspelt field (quota for
+    monthlyQuota) must be refused, not silently replaced by a default."""
     if not isinstance(body, dict):
         raise errors.InvalidBody("The body must be a JSON object.")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise errors.InvalidBody(
+            f"Unknown field {unknown[0]!r}; the fields are {', '.join(fields)}.",
+            details={"field": unknown[0], "allowed": list(fields)},
+        )
     return body
 
 

@@ -40,6 +40,7 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 DEFAULT_CONCURRENCY = 1
 WAIT_SECONDS = 5.0
+QUEUE = 1
 
 
 class Refused(errors.DomainError):
@@ -97,6 +98,10 @@ class Passwords:
         self.hasher = hasher or PasswordHasher()
         self.wait_seconds = wait_seconds
         self._slots = threading.BoundedSemaphore(concurrency)
+        # Threads allowed in front of the argon2 slots at all (working or
+        # waiting). The rest are turned away at once: a worker thread parked
+        # on the semaphore is a thread the API cannot use.
+        self._queue = threading.BoundedSemaphore(concurrency + QUEUE)
         self._dummy: str | None = None
 
     def hash(self, password: str) -> str:
@@ -139,20 +144,31 @@ class Passwords:
         return self._dummy
 
     def _slot(self) -> "_Slot":
-        return _Slot(self._slots, self.wait_seconds)
+        return _Slot(self._queue, self._slots, self.wait_seconds)
 
 
 class _Slot:
-    def __init__(self, semaphore: threading.BoundedSemaphore, wait: float) -> None:
+    def __init__(
+        self,
+        queue: threading.BoundedSemaphore,
+        semaphore: threading.BoundedSemaphore,
+        wait: float,
+    ) -> None:
+        self.queue = queue
         self.semaphore = semaphore
         self.wait = wait
 
     def __enter__(self) -> None:
+        busy = Busy("Sign-in is busy; retry shortly.", headers={"Retry-After": "2"})
+        if not self.queue.acquire(blocking=False):
+            raise busy
         if not self.semaphore.acquire(timeout=self.wait):
-            raise Busy("Sign-in is busy; retry shortly.", headers={"Retry-After": "2"})
+            self.queue.release()
+            raise busy
 
     def __exit__(self, *exc: object) -> None:
         self.semaphore.release()
+        self.queue.release()
 
 
 def add(

@@ -28,7 +28,6 @@ from .ratelimit import Decision, SlidingWindowLimiter
 from .storage import Storage
 
 
-
 @dataclass
 class Admitted:
     key: ApiKey
@@ -38,7 +37,9 @@ class Admitted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[keys.Network]) -> str:
+def client_address(
+    peer: str, forwarded_for: str | None, trusted: Sequence[keys.Network]
+) -> str:
     """The client's address: the peer, unless the peer is a trusted proxy.
 
     Behind trusted proxies, X-Forwarded-For is read from the right and the
@@ -68,8 +69,13 @@ def canonical_address(address: str) -> str:
 
 
 class Gate:
-    def __init__(self, storage: Storage, settings: Settings, clock: Clock,
-                 limiter: SlidingWindowLimiter | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        clock: Clock,
+        limiter: SlidingWindowLimiter | None = None,
+    ) -> None:
         self.storage = storage
         self.settings = settings
         self.clock = clock
@@ -77,15 +83,24 @@ class Gate:
         self.quota_watch = QuotaWatch(storage, clock)
         self.directory = Directory(storage)
 
-    def admit(self, endpoint: str, *, counted: bool, scope: str, client_ip: str,
-              x_twin_key: str | None, authorization: str | None) -> Admitted:
+    def admit(
+        self,
+        endpoint: str,
+        *,
+        counted: bool,
+        scope: str,
+        client_ip: str,
+        x_twin_key: str | None,
+        authorization: str | None,
+    ) -> Admitted:
         now = self.clock.now()
         by_address = self.limiter.hit(
             ("address", endpoint, client_ip), self.settings.per_address[endpoint], now
         )
         if not by_address.allowed:
             raise errors.RateLimited(
-                "Too many requests from this address; retry after the time in Retry-After.",
+                "Too many requests from this address; retry after the time in"
+                " Retry-After.",
                 headers={"Retry-After": str(by_address.retry_after)},
             )
 
@@ -100,8 +115,11 @@ class Gate:
         minute_budget = ("key", endpoint, key.key_id)
         limit = self.settings.per_key[endpoint]
 
-        def refuse(error: errors.ApiError, minute: Decision | None = None,
-                   used: int | None = None) -> errors.ApiError:
+        def refuse(
+            error: errors.ApiError,
+            minute: Decision | None = None,
+            used: int | None = None,
+        ) -> errors.ApiError:
             if used is None:
                 used = self.directory.used(key.key_id, month)
             state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
@@ -111,47 +129,73 @@ class Gate:
             return error
 
         if not keys.network_allows(key, client_ip):
-            raise refuse(errors.IpNotAllowed(
-                "Requests with this key are not allowed from this client address."
-            ))
+            raise refuse(
+                errors.IpNotAllowed(
+                    "Requests with this key are not allowed from this client address."
+                )
+            )
         minute = self.limiter.hit(minute_budget, limit, now)
         if not minute.allowed:
-            raise refuse(errors.RateLimited(
-                "Too many requests with this key; retry after the time in Retry-After.",
-                headers={"Retry-After": str(minute.retry_after)},
-            ), minute)
+            raise refuse(
+                errors.RateLimited(
+                    "Too many requests with this key; retry after the time in"
+                    " Retry-After.",
+                    headers={"Retry-After": str(minute.retry_after)},
+                ),
+                minute,
+            )
         if not owner.allows_keys(now):
-            raise refuse(errors.SubscriptionInactive(
-                "The owner's plan is not active, so this key is paused."
-            ), minute)
+            raise refuse(
+                errors.SubscriptionInactive(
+                    "The owner's plan is not active, so this key is paused."
+                ),
+                minute,
+            )
         if scope not in key.scopes:
-            raise refuse(errors.InsufficientScope(
-                f"This endpoint needs the {scope} scope, which the key does not have.",
-                details={"requiredScope": scope, "keyScopes": list(key.scopes)},
-            ), minute)
+            raise refuse(
+                errors.InsufficientScope(
+                    f"This endpoint needs the {scope} scope, which the key does not"
+                    " have.",
+                    details={"requiredScope": scope, "keyScopes": list(key.scopes)},
+                ),
+                minute,
+            )
 
         if counted:
             used = self.storage.count_request(key.key_id, month, key.monthly_quota)
             if used is None:
-                self.quota_watch.exceeded(owner.owner_id, key.key_id, month,
-                                          key.monthly_quota)
-                raise refuse(errors.TierQuotaExceeded(
-                    "The key's monthly quota is used up; it resets at the start of"
-                    " next month (UTC).",
-                    headers={"Retry-After": str(resets - int(now))},
-                ), minute, used=key.monthly_quota)
+                self.quota_watch.exceeded(
+                    owner.owner_id, key.key_id, month, key.monthly_quota
+                )
+                raise refuse(
+                    errors.TierQuotaExceeded(
+                        "The key's monthly quota is used up; it resets at the start of"
+                        " next month (UTC).",
+                        headers={"Retry-After": str(resets - int(now))},
+                    ),
+                    minute,
+                    used=key.monthly_quota,
+                )
             self.directory.counted(key.key_id, month, used)
-            self.quota_watch.counted(owner.owner_id, key.key_id, month, used,
-                                     key.monthly_quota)
+            self.quota_watch.counted(
+                owner.owner_id, key.key_id, month, used, key.monthly_quota
+            )
         else:
             used = self.directory.used(key.key_id, month)
 
         self.directory.touch(key, now)
         state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
-        return Admitted(key=key, owner=owner, quota=state, now=now,
-                        headers=self.headers(state, minute, now))
+        return Admitted(
+            key=key,
+            owner=owner,
+            quota=state,
+            now=now,
+            headers=self.headers(state, minute, now),
+        )
 
-    def headers(self, state: QuotaState, minute: Decision, now: float) -> dict[str, str]:
+    def headers(
+        self, state: QuotaState, minute: Decision, now: float
+    ) -> dict[str, str]:
         month_reset = state.resets_at - int(now)
         return {
             "X-Twin-Quota-Limit": str(state.limit),

@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 BASE = "/v1/public/twin"
 JSON_TYPE = "application/json; charset=utf-8"
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-HOST_RE = re.compile(r"([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:.]+\])(:[0-9]{1,5})?")
+HOST_RE = re.compile(
+    r"([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:.]+\])(:[0-9]{1,5})?"
+)
 SNAPSHOT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PRESET_PARAMS = ("format", "lang", "variant", "includeNarratives", "purchaseId")
 BOOLEANS = {"true": True, "false": False}
@@ -113,7 +115,9 @@ class RenderCache:
     def __init__(self, storage: Storage, size: int = 1024) -> None:
         self.storage = storage
         self.size = size
-        self._renderings: OrderedDict[tuple[Any, ...], presets.Rendering] = OrderedDict()
+        self._renderings: OrderedDict[tuple[Any, ...], presets.Rendering] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
         self.document = functools.lru_cache(maxsize=64)(storage.snapshot_document)
 
@@ -124,7 +128,9 @@ class RenderCache:
             if hit is not None:
                 self._renderings.move_to_end(cache_key)
                 return hit
-        rendering = presets.render(self.document(snapshot_id), snapshot_id=snapshot_id, **query)
+        rendering = presets.render(
+            self.document(snapshot_id), snapshot_id=snapshot_id, **query
+        )
         with self._lock:
             self._renderings[cache_key] = rendering
             while len(self._renderings) > self.size:
@@ -133,8 +139,9 @@ class RenderCache:
 
 
 class Api:
-    def __init__(self, storage: Storage, settings: Settings,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, storage: Storage, settings: Settings, clock: Clock | None = None
+    ) -> None:
         self.storage = storage
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -145,14 +152,22 @@ class Api:
 
     # -- WSGI entry: request id, one log line --------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         started = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else new_request_id()
+        # An id shaped like a key would be echoed and logged: make our own.
+        well_formed = REQUEST_ID_RE.fullmatch(incoming) and not keys.KEY_RE.search(
+            incoming
+        )
+        request_id = incoming if well_formed else new_request_id()
         environ["afinitwin.request_id"] = request_id
         seen: dict[str, str] = {}
 
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             seen["status"] = status.split(" ", 1)[0]
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append(("X-Request-Id", request_id))
@@ -169,28 +184,38 @@ class Api:
                     "Something went wrong inside the appliance; the log has this"
                     " request id."
                 ),
-                request_id, start,
+                request_id,
+                start,
             )
         finally:
             if log.isEnabledFor(logging.INFO):
                 self._log(environ, request_id, seen.get("status", "-"), started)
 
-    def _log(self, environ: dict[str, Any], request_id: str, status: str,
-             started: float) -> None:
+    def _log(
+        self, environ: dict[str, Any], request_id: str, status: str, started: float
+    ) -> None:
         log.info(
             "request id=%s key=%s %s %s status=%s ms=%.1f",
-            request_id, environ.get("afinitwin.key_id", "-"),
+            request_id,
+            environ.get("afinitwin.key_id", "-"),
             loggable(environ.get("REQUEST_METHOD", "-")),
             loggable(environ.get("PATH_INFO", "-")),
-            status, (time.perf_counter() - started) * 1000,
+            status,
+            (time.perf_counter() - started) * 1000,
         )
 
-    def _raw_error(self, error: errors.ApiError, request_id: str,
-                   start: Callable[..., Any]) -> list[bytes]:
+    def _raw_error(
+        self, error: errors.ApiError, request_id: str, start: Callable[..., Any]
+    ) -> list[bytes]:
         body = envelope(error, request_id)
-        start(f"{error.status} {bottle.HTTP_CODES.get(error.status, '')}",
-              [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body))),
-               *error.headers.items()])
+        start(
+            f"{error.status} {bottle.HTTP_CODES.get(error.status, '')}",
+            [
+                ("Content-Type", JSON_TYPE),
+                ("Content-Length", str(len(body))),
+                *error.headers.items(),
+            ],
+        )
         return [body]
 
     # -- routing ----------------------------------------------------------------
@@ -202,24 +227,53 @@ class Api:
         app.config["afinitwin.api"] = self
         for status in (400, 404, 405, 413):
             app.error_handler[status] = bottle_error
-        app.route(f"{BASE}/health", "GET", self._endpoint("health", False, READ, self.health))
+        app.route(
+            f"{BASE}/health", "GET", self._endpoint("health", False, READ, self.health)
+        )
         app.route(f"{BASE}/me", "GET", self._endpoint("me", True, READ, self.me))
-        app.route(f"{BASE}/historic", "GET", self._endpoint("historic", True, READ, self.historic))
-        app.route(f"{BASE}/snapshots/<snapshot_id:path>", "GET",
-                  self._endpoint("snapshots", True, READ, self.snapshot))
-        app.route(f"{BASE}/preset/<slug:path>", "GET",
-                  self._endpoint("preset", True, READ, self.preset))
-        app.route(f"{BASE}/life-facts", "POST", self._endpoint(
-            "life_facts", True, WRITE, functools.partial(self.submit, review.LIFE_FACT)))
-        app.route(f"{BASE}/annotations", "POST", self._endpoint(
-            "annotations", True, WRITE, functools.partial(self.submit, review.ANNOTATION)))
+        app.route(
+            f"{BASE}/historic",
+            "GET",
+            self._endpoint("historic", True, READ, self.historic),
+        )
+        app.route(
+            f"{BASE}/snapshots/<snapshot_id:path>",
+            "GET",
+            self._endpoint("snapshots", True, READ, self.snapshot),
+        )
+        app.route(
+            f"{BASE}/preset/<slug:path>",
+            "GET",
+            self._endpoint("preset", True, READ, self.preset),
+        )
+        app.route(
+            f"{BASE}/life-facts",
+            "POST",
+            self._endpoint(
+                "life_facts",
+                True,
+                WRITE,
+                functools.partial(self.submit, review.LIFE_FACT),
+            ),
+        )
+        app.route(
+            f"{BASE}/annotations",
+            "POST",
+            self._endpoint(
+                "annotations",
+                True,
+                WRITE,
+                functools.partial(self.submit, review.ANNOTATION),
+            ),
+        )
         from .admin import mount  # here: the admin layer builds on this module
 
         self.admin = mount(app, self)
         return app
 
-    def _endpoint(self, name: str, counted: bool, scope: str,
-                  handler: Callable[..., Any]) -> Callable[..., Any]:
+    def _endpoint(
+        self, name: str, counted: bool, scope: str, handler: Callable[..., Any]
+    ) -> Callable[..., Any]:
         def run(**url_args: Any) -> Any:
             request, response = bottle.request, bottle.response
             environ = request.environ
@@ -228,10 +282,14 @@ class Api:
             try:
                 client_ip = client_address(
                     environ.get("REMOTE_ADDR", ""),
-                    environ.get("HTTP_X_FORWARDED_FOR"), self.trusted,
+                    environ.get("HTTP_X_FORWARDED_FOR"),
+                    self.trusted,
                 )
                 admitted = self.gate.admit(
-                    name, counted=counted, scope=scope, client_ip=client_ip,
+                    name,
+                    counted=counted,
+                    scope=scope,
+                    client_ip=client_ip,
                     x_twin_key=environ.get("HTTP_X_TWIN_KEY"),
                     authorization=environ.get("HTTP_AUTHORIZATION"),
                 )
@@ -246,46 +304,56 @@ class Api:
         return run
 
     def _json(self, obj: Any) -> bytes:
-        put_headers(bottle.response, {
-            "Content-Type": JSON_TYPE, "Cache-Control": "private, no-store"})
+        put_headers(
+            bottle.response,
+            {"Content-Type": JSON_TYPE, "Cache-Control": "private, no-store"},
+        )
         return dumps(obj)
 
     # -- handlers -----------------------------------------------------------------
 
     def health(self, ok: Admitted) -> bytes:
-        return self._json({
-            "ok": True,
-            "apiKeyId": ok.key.key_id,
-            "userId": ok.owner.owner_id,
-            "scopes": list(ok.key.scopes),
-            "serverTime": rfc3339(ok.now),
-        })
+        return self._json(
+            {
+                "ok": True,
+                "apiKeyId": ok.key.key_id,
+                "userId": ok.owner.owner_id,
+                "scopes": list(ok.key.scopes),
+                "serverTime": rfc3339(ok.now),
+            }
+        )
 
     def me(self, ok: Admitted) -> bytes:
         owner, snapshots = ok.owner, self.storage.list_snapshots(ok.owner.owner_id)
-        return self._json({
-            "apiKeyId": ok.key.key_id,
-            "keyName": ok.key.name,
-            "userId": owner.owner_id,
-            "scopes": list(ok.key.scopes),
-            "plan": {
-                "name": owner.plan_name,
-                "status": "active" if owner.plan_active(ok.now) else "lapsed",
-                "source": owner.plan_source,
-                "activeUntil": None if owner.active_until is None else rfc3339(owner.active_until),
-            },
-            "quota": {
-                "monthlyLimit": ok.quota.limit,
-                "used": ok.quota.used,
-                "remaining": ok.quota.remaining,
-                "resetsAt": rfc3339(ok.quota.resets_at),
-            },
-            "twins": {
-                "ready": sum(1 for s in snapshots if s.status == "ready"),
-                "total": len(snapshots),
-                "latest": summary(snapshots[0]) if snapshots else None,
-            },
-        })
+        return self._json(
+            {
+                "apiKeyId": ok.key.key_id,
+                "keyName": ok.key.name,
+                "userId": owner.owner_id,
+                "scopes": list(ok.key.scopes),
+                "plan": {
+                    "name": owner.plan_name,
+                    "status": "active" if owner.plan_active(ok.now) else "lapsed",
+                    "source": owner.plan_source,
+                    "activeUntil": (
+                        None
+                        if owner.active_until is None
+                        else rfc3339(owner.active_until)
+                    ),
+                },
+                "quota": {
+                    "monthlyLimit": ok.quota.limit,
+                    "used": ok.quota.used,
+                    "remaining": ok.quota.remaining,
+                    "resetsAt": rfc3339(ok.quota.resets_at),
+                },
+                "twins": {
+                    "ready": sum(1 for s in snapshots if s.status == "ready"),
+                    "total": len(snapshots),
+                    "latest": summary(snapshots[0]) if snapshots else None,
+                },
+            }
+        )
 
     def historic(self, ok: Admitted) -> bytes:
         records = self.storage.list_snapshots(ok.owner.owner_id)
@@ -298,17 +366,21 @@ class Api:
         # Another owner's snapshot gets the very same answer as a missing one,
         # so ids cannot be probed across owners.
         if record is None or record.owner_id != ok.owner.owner_id:
-            raise errors.SnapshotNotFound("No snapshot with this id exists for this key's owner.")
+            raise errors.SnapshotNotFound(
+                "No snapshot with this id exists for this key's owner."
+            )
         return record
 
     def snapshot(self, ok: Admitted, snapshot_id: str) -> bytes:
         record = self._owned_snapshot(ok, snapshot_id)
         document = self.renderings.document(record.snapshot_id)
-        return self._json({
-            **summary(record),
-            "presets": list(presets.PRESETS) if record.status == "ready" else [],
-            "sections": presets.sections_present(document),
-        })
+        return self._json(
+            {
+                **summary(record),
+                "presets": list(presets.PRESETS) if record.status == "ready" else [],
+                "sections": presets.sections_present(document),
+            }
+        )
 
     def preset(self, ok: Admitted, slug: str) -> bytes:
         query = preset_query(bottle.request.environ.get("QUERY_STRING", ""))
@@ -320,15 +392,20 @@ class Api:
         rendering = self.renderings.get(record.snapshot_id, preset=slug, **query)
 
         response = bottle.response
-        put_headers(response, {
-            "Content-Type": rendering.content_type,
-            "ETag": rendering.etag,
-            "Cache-Control": "private, no-cache",
-            "Vary": "X-Twin-Key, Authorization",
-            "Content-Language": ", ".join(rendering.content_languages),
-            "X-Twin-Snapshot-Id": record.snapshot_id,
-        })
-        if etag_matches(bottle.request.environ.get("HTTP_IF_NONE_MATCH"), rendering.etag):
+        put_headers(
+            response,
+            {
+                "Content-Type": rendering.content_type,
+                "ETag": rendering.etag,
+                "Cache-Control": "private, no-cache",
+                "Vary": "X-Twin-Key, Authorization",
+                "Content-Language": ", ".join(rendering.content_languages),
+                "X-Twin-Snapshot-Id": record.snapshot_id,
+            },
+        )
+        if etag_matches(
+            bottle.request.environ.get("HTTP_IF_NONE_MATCH"), rendering.etag
+        ):
             response.status = 304
             return b""
         return rendering.body
@@ -339,11 +416,13 @@ class Api:
             ok.owner.owner_id, ok.key.key_id, kind.name, items, int(ok.now)
         )
         bottle.response.status = 202
-        return self._json({
-            "accepted": accepted,
-            "duplicates": duplicates,
-            "inboxUrl": self.inbox_url(bottle.request.environ),
-        })
+        return self._json(
+            {
+                "accepted": accepted,
+                "duplicates": duplicates,
+                "inboxUrl": self.inbox_url(bottle.request.environ),
+            }
+        )
 
     def inbox_url(self, environ: dict[str, Any]) -> str:
         base = self.settings.public_url.rstrip("/")
@@ -352,7 +431,8 @@ class Api:
             # plain host[:port], never to build a link to somewhere else.
             host = environ.get("HTTP_HOST", "")
             if not HOST_RE.fullmatch(host):
-                host = f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '')}"
+                name = environ.get("SERVER_NAME", "127.0.0.1")
+                host = f"{name}:{environ.get('SERVER_PORT', '')}"
             base = f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
         return f"{base}/admin/#review"
 
@@ -364,7 +444,9 @@ class Api:
             if record is None:
                 if not self.storage.has_snapshots(ok.owner.owner_id):
                     raise errors.NoTwinPurchased("The key's owner has no snapshot yet.")
-                raise errors.SnapshotNotReady("None of the owner's snapshots is ready yet.")
+                raise errors.SnapshotNotReady(
+                    "None of the owner's snapshots is ready yet."
+                )
         if record.status != "ready":
             raise errors.SnapshotNotReady(
                 f"Snapshot {record.snapshot_id} has the status {record.status};"
@@ -391,8 +473,10 @@ def error_response(error: errors.ApiError, request_id: str) -> bytes:
     """The envelope as the answer to the current Bottle request."""
     response = bottle.response
     response.status = error.status
-    put_headers(response, {"Content-Type": JSON_TYPE, "Cache-Control": "no-store",
-                           **error.headers})
+    put_headers(
+        response,
+        {"Content-Type": JSON_TYPE, "Cache-Control": "no-store", **error.headers},
+    )
     return envelope(error, request_id)
 
 
@@ -406,7 +490,8 @@ def bottle_error(err: bottle.HTTPError) -> bytes:
             allowed.add("HEAD")
         bottle.response.set_header("Allow", ", ".join(sorted(allowed)))
         error: errors.ApiError = errors.MethodNotAllowed(
-            f"{bottle.request.method} is not allowed here; use {', '.join(sorted(allowed))}."
+            f"{bottle.request.method} is not allowed here;"
+            f" use {', '.join(sorted(allowed))}."
         )
     elif status == 404:
         error = errors.NotFound("No such route.")
@@ -472,7 +557,9 @@ def read_json_body(environ: dict[str, Any]) -> Any:
         try:
             length = int(length_text)
         except ValueError:
-            raise errors.InvalidBody("The Content-Length header is not a number.") from None
+            raise errors.InvalidBody(
+                "The Content-Length header is not a number."
+            ) from None
         if length > limit:
             raise errors.PayloadTooLarge(
                 f"The body is over {limit // 1024} KiB.", details={"limitBytes": limit}
@@ -501,4 +588,6 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     if if_none_match.strip() == "*":
         return True
     bare = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))
+    return any(
+        tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(",")
+    )

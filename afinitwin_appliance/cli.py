@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import __version__, admins, audit, config, logs, manage, owners
+from . import __version__, admins, audit, config, keys, logs, manage, owners
 from .api import Api, summary
 from .clock import SystemClock, parse_instant, rfc3339
 from .errors import DomainError, SnapshotInvalid
@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="The AfiniTwin B2B API v1, self-hosted.",
     )
     parser.add_argument(
-        "--config", metavar="PATH", default=os.environ.get("AFINITWIN_CONFIG"),
+        "--config",
+        metavar="PATH",
+        default=os.environ.get("AFINITWIN_CONFIG") or None,
         help="TOML configuration file (default: $AFINITWIN_CONFIG, else built-in"
         " defaults with the database in the current folder)",
     )
@@ -66,11 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run on a demo database with a sample twin and a printed key"
     )
-    demo.add_argument("--dir", default="afinitwin-demo",
-                      help="folder for the demo database (default: ./afinitwin-demo)")
+    demo.add_argument(
+        "--dir",
+        default="afinitwin-demo",
+        help="folder for the demo database (default: ./afinitwin-demo)",
+    )
     demo.add_argument("--port", type=_count, help="port to listen on (default 8080)")
-    demo.add_argument("--no-serve", action="store_true",
-                      help="prepare the demo database and exit without serving")
+    demo.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="prepare the demo database and exit without serving",
+    )
     commands.add_parser("check", help="validate the configuration and the database")
 
     owner = commands.add_parser("owner", help="manage owners and their plans")
@@ -100,13 +108,29 @@ def build_parser() -> argparse.ArgumentParser:
     create = key_cmds.add_parser("create", help="create a key; prints it once")
     create.add_argument("--owner", required=True, metavar="ID")
     create.add_argument("--name", required=True)
-    create.add_argument("--quota", type=_count, help="monthly quota (default from config)")
-    create.add_argument("--scope", action="append", default=[], metavar="SCOPE",
-                        help="extra scope, e.g. twin:write (twin:read is always given)")
-    create.add_argument("--expires", type=_instant, metavar="DATE",
-                        help="expiry, YYYY-MM-DD (midnight UTC) or an RFC 3339 instant")
-    create.add_argument("--allow", action="append", default=[], metavar="CIDR",
-                        help="allowed client network; repeat for several")
+    create.add_argument(
+        "--quota", type=_count, help="monthly quota (default from config)"
+    )
+    create.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="extra scope, e.g. twin:write (twin:read is always given)",
+    )
+    create.add_argument(
+        "--expires",
+        type=_instant,
+        metavar="DATE",
+        help="expiry, YYYY-MM-DD (midnight UTC) or an RFC 3339 instant",
+    )
+    create.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="allowed client network; repeat for several",
+    )
     create.add_argument("--quiet", action="store_true", help="print only the key")
     klist = key_cmds.add_parser("list", help="list keys (never their secrets)")
     klist.add_argument("--owner", metavar="ID")
@@ -119,59 +143,85 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin = commands.add_parser("admin", help="manage the admin page's accounts")
     admin_cmds = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, text in (("add", "add an admin account"),
-                         ("passwd", "set an admin's password; ends its sessions")):
+    for action, text in (
+        ("add", "add an admin account"),
+        ("passwd", "set an admin's password; ends its sessions"),
+    ):
         account = admin_cmds.add_parser(action, help=text)
         account.add_argument("name", metavar="NAME")
-        account.add_argument("--password-stdin", action="store_true",
-                             help="read the password from the first line of standard"
-                             " input instead of asking twice")
+        account.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of standard"
+            " input instead of asking twice",
+        )
     alist = admin_cmds.add_parser("list", help="list admin accounts")
     alist.add_argument("--json", action="store_true")
 
-    hook = commands.add_parser("webhook",
-                               help="manage webhook endpoints and deliveries")
+    hook = commands.add_parser(
+        "webhook", help="manage webhook endpoints and deliveries"
+    )
     hook_cmds = hook.add_subparsers(dest="action", metavar="ACTION", required=True)
     hadd = hook_cmds.add_parser("add", help="add an endpoint; prints its secret once")
     hadd.add_argument("--owner", required=True, metavar="ID")
     hadd.add_argument("--url", required=True, help="http:// or https:// URL")
-    hadd.add_argument("--event", action="append", default=[], metavar="EVENT",
-                      help="subscribe to this event only; repeat for several"
-                      " (default: every event)")
-    hadd.add_argument("--quiet", action="store_true",
-                      help="print the endpoint id on one line and the secret"
-                      " on the next")
+    hadd.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        metavar="EVENT",
+        help="subscribe to this event only; repeat for several"
+        " (default: every event)",
+    )
+    hadd.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print the endpoint id on one line and the secret" " on the next",
+    )
     hlist = hook_cmds.add_parser("list", help="list endpoints (never their secrets)")
     hlist.add_argument("--owner", metavar="ID")
     hlist.add_argument("--json", action="store_true")
-    for action, text in (("remove", "delete an endpoint and its deliveries"),
-                         ("test", "send a twin.test delivery to an endpoint"),
-                         ("enable", "resume deliveries to an endpoint"),
-                         ("disable", "stop deliveries to an endpoint")):
+    for action, text in (
+        ("remove", "delete an endpoint and its deliveries"),
+        ("test", "send a twin.test delivery to an endpoint"),
+        ("enable", "resume deliveries to an endpoint"),
+        ("disable", "stop deliveries to an endpoint"),
+    ):
         hook_cmds.add_parser(action, help=text).add_argument(
-            "endpoint_id", metavar="ENDPOINT_ID")
-    hdel = hook_cmds.add_parser("deliveries",
-                                help="list recent deliveries, newest first")
+            "endpoint_id", metavar="ENDPOINT_ID"
+        )
+    hdel = hook_cmds.add_parser(
+        "deliveries", help="list recent deliveries, newest first"
+    )
     hdel.add_argument("--endpoint", metavar="ID", help="only this endpoint's")
-    hdel.add_argument("--json", action="store_true",
-                      help="with each delivery's attempts")
+    hdel.add_argument(
+        "--json", action="store_true", help="with each delivery's attempts"
+    )
     return parser
 
 
 def _plan_arguments(parser: argparse.ArgumentParser, plan_required: bool) -> None:
-    parser.add_argument("--plan", required=plan_required, default="professional",
-                        choices=owners.PLANS)
+    parser.add_argument(
+        "--plan", required=plan_required, default="professional", choices=owners.PLANS
+    )
     parser.add_argument("--status", default="active", choices=owners.STATUSES)
-    parser.add_argument("--source", default=None if plan_required else "manual",
-                        choices=owners.SOURCES)
-    parser.add_argument("--until", type=_instant, metavar="DATE",
-                        help="plan active until, YYYY-MM-DD or an RFC 3339 instant")
+    parser.add_argument(
+        "--source", default=None if plan_required else "manual", choices=owners.SOURCES
+    )
+    parser.add_argument(
+        "--until",
+        type=_instant,
+        metavar="DATE",
+        help="plan active until, YYYY-MM-DD or an RFC 3339 instant",
+    )
 
 
 def version_text() -> str:
     commit = ""
     try:
-        commit = resources.files(__package__).joinpath("BUILD_COMMIT").read_text().strip()
+        commit = (
+            resources.files(__package__).joinpath("BUILD_COMMIT").read_text().strip()
+        )
     except (FileNotFoundError, OSError):
         commit = "source"
     return f"afinitwin-appliance {__version__} ({commit})"
@@ -187,8 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, settings) or 0
     except SnapshotInvalid as exc:
         count = len(exc.problems)
-        print(f"error: the snapshot was refused ({count} problem{'s' * (count != 1)}):",
-              file=sys.stderr)
+        print(
+            f"error: the snapshot was refused ({count} problem{'s' * (count != 1)}):",
+            file=sys.stderr,
+        )
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
@@ -219,7 +271,9 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
 
 def cmd_init(args: argparse.Namespace, settings: config.Settings) -> int:
     storage = _storage(settings, create=True)
-    print(f"database ready at {storage.path} (schema version {storage.schema_version()})")
+    print(
+        f"database ready at {storage.path} (schema version {storage.schema_version()})"
+    )
     return 0
 
 
@@ -231,13 +285,19 @@ def cmd_check(args: argparse.Namespace, settings: config.Settings) -> int:
     )
     pending = storage.pending_migrations()
     if pending:
-        print(f"error: database {storage.path} lacks {len(pending)} schema"
-              f" migration(s) ({', '.join(pending)}); run 'init' or 'serve' to apply"
-              " them", file=sys.stderr)
+        print(
+            f"error: database {storage.path} lacks {len(pending)} schema"
+            f" migration(s) ({', '.join(pending)}); run 'init' or 'serve' to apply"
+            " them",
+            file=sys.stderr,
+        )
         return 1
     result = storage.integrity_check()
     if result != ["ok"]:
-        print(f"error: database {storage.path} failed its integrity check:", file=sys.stderr)
+        print(
+            f"error: database {storage.path} failed its integrity check:",
+            file=sys.stderr,
+        )
         for line in result:
             print(f"  - {line}", file=sys.stderr)
         return 1
@@ -245,8 +305,11 @@ def cmd_check(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, settings: config.Settings,
-              announce: Callable[[], None] | None = None) -> int:
+def cmd_serve(
+    args: argparse.Namespace,
+    settings: config.Settings,
+    announce: Callable[[], None] | None = None,
+) -> int:
     from .delivery import Sender
     from .server import Server
 
@@ -257,7 +320,9 @@ def cmd_serve(args: argparse.Namespace, settings: config.Settings,
     try:
         server = Server(api, host, port, settings.threads)
     except OSError as exc:
-        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise CliError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
     sender = Sender(storage, CLOCK)
     server.background.append(sender)
     server.install_signal_handlers()
@@ -276,8 +341,10 @@ def _port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc};"
-                           " choose another with --port") from None
+            raise CliError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc};"
+                " choose another with --port"
+            ) from None
 
 
 def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -297,11 +364,20 @@ def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
     base = f"afinitwin-appliance --config {config_path}"
     if storage.get_owner(DEMO_OWNER) is None:
         manage.add_owner(storage, CLOCK, "Demo owner", owner_id=DEMO_OWNER)
-        data = resources.files(__package__).joinpath("demo/demo-snapshot.yaml").read_bytes()
+        data = (
+            resources.files(__package__)
+            .joinpath("demo/demo-snapshot.yaml")
+            .read_bytes()
+        )
         imported = manage.import_snapshot(storage, CLOCK, DEMO_OWNER, data, "demo.yaml")
-        created = manage.create_key(storage, CLOCK, DEMO_OWNER, "demo",
-                                    scopes=["twin:write"],
-                                    default_monthly=settings.default_monthly)
+        created = manage.create_key(
+            storage,
+            CLOCK,
+            DEMO_OWNER,
+            "demo",
+            scopes=["twin:write"],
+            default_monthly=settings.default_monthly,
+        )
         print(f"Demo database created at {storage.path}")
         print(f"Demo owner {DEMO_OWNER}, snapshot {imported.record.snapshot_id}.")
         print("Your demo API key (shown once, it is not stored anywhere):")
@@ -309,11 +385,15 @@ def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
     else:
         print(f"Reusing the demo database at {storage.path}.")
         print("Its key was shown only when it was created. For a new one:")
-        print(f"\n    {base} key create --owner {DEMO_OWNER} --name demo"
-              " --scope twin:write\n")
+        print(
+            f"\n    {base} key create --owner {DEMO_OWNER} --name demo"
+            " --scope twin:write\n"
+        )
     port = args.port if args.port is not None else settings.port
-    print(f'Try: curl -H "X-Twin-Key: <key>" '
-          f'"http://127.0.0.1:{port}/v1/public/twin/preset/estandar?format=md"')
+    print(
+        f'Try: curl -H "X-Twin-Key: <key>" '
+        f'"http://127.0.0.1:{port}/v1/public/twin/preset/estandar?format=md"'
+    )
     if args.no_serve:
         return 0
     args.host = None
@@ -323,25 +403,39 @@ def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def _audit(storage: Storage, action: str, target: str, **details: Any) -> None:
     """Changes made here land in the same audit log as the admin page's."""
-    audit.record(storage, CLOCK, _operator(), action, target, audit.CLI_ADDRESS, details)
+    audit.record(
+        storage, CLOCK, _operator(), action, target, audit.CLI_ADDRESS, details
+    )
 
 
 def cmd_owner_add(args: argparse.Namespace, settings: config.Settings) -> int:
     storage = _storage(settings, create=True)
-    owner = manage.add_owner(storage, CLOCK, args.name, plan=args.plan,
-                             status=args.status, source=args.source,
-                             active_until=args.until)
+    owner = manage.add_owner(
+        storage,
+        CLOCK,
+        args.name,
+        plan=args.plan,
+        status=args.status,
+        source=args.source,
+        active_until=args.until,
+    )
     _audit(storage, "owner.add", owner.owner_id, name=owner.name, plan=owner.plan_name)
-    print(owner.owner_id if args.quiet else f"owner {owner.owner_id} added ({owner.name})")
+    print(
+        owner.owner_id if args.quiet else f"owner {owner.owner_id} added ({owner.name})"
+    )
     return 0
 
 
 def owner_view(owner: owners.Owner) -> dict[str, Any]:
     return {
-        "id": owner.owner_id, "name": owner.name, "plan": owner.plan_name,
+        "id": owner.owner_id,
+        "name": owner.name,
+        "plan": owner.plan_name,
         "status": "active" if owner.plan_active(CLOCK.now()) else "lapsed",
         "source": owner.plan_source,
-        "activeUntil": None if owner.active_until is None else rfc3339(owner.active_until),
+        "activeUntil": (
+            None if owner.active_until is None else rfc3339(owner.active_until)
+        ),
         "createdAt": rfc3339(owner.created_at),
     }
 
@@ -353,17 +447,29 @@ def cmd_owner_list(args: argparse.Namespace, settings: config.Settings) -> int:
     elif not views:
         print("no owners yet; add one with: afinitwin-appliance owner add --name NAME")
     else:
-        _table([[v["id"], v["name"], v["plan"], v["status"], v["activeUntil"] or "-"]
-                for v in views], ["ID", "NAME", "PLAN", "STATUS", "ACTIVE UNTIL"])
+        _table(
+            [
+                [v["id"], v["name"], v["plan"], v["status"], v["activeUntil"] or "-"]
+                for v in views
+            ],
+            ["ID", "NAME", "PLAN", "STATUS", "ACTIVE UNTIL"],
+        )
     return 0
 
 
 def cmd_owner_set_plan(args: argparse.Namespace, settings: config.Settings) -> int:
     storage = _storage(settings)
-    owner = manage.set_plan(storage, CLOCK, args.owner_id, args.plan, args.status,
-                            args.source, args.until)
-    _audit(storage, "owner.set_plan", owner.owner_id, plan=owner.plan_name,
-           status=owner.plan_status, activeUntil=owner.active_until)
+    owner = manage.set_plan(
+        storage, CLOCK, args.owner_id, args.plan, args.status, args.source, args.until
+    )
+    _audit(
+        storage,
+        "owner.set_plan",
+        owner.owner_id,
+        plan=owner.plan_name,
+        status=owner.plan_status,
+        activeUntil=owner.active_until,
+    )
     view = owner_view(owner)
     print(f"owner {owner.owner_id}: {view['plan']} plan, {view['status']}")
     return 0
@@ -391,38 +497,70 @@ def cmd_snapshot_import(args: argparse.Namespace, settings: config.Settings) -> 
 
 def cmd_snapshot_list(args: argparse.Namespace, settings: config.Settings) -> int:
     storage = _storage(settings)
-    owner_ids = [args.owner] if args.owner else [o.owner_id for o in storage.list_owners()]
+    owner_ids = (
+        [args.owner] if args.owner else [o.owner_id for o in storage.list_owners()]
+    )
     if args.owner:
         manage.require_owner(storage, args.owner)
-    views = [{"ownerId": oid, **summary(r)} for oid in owner_ids
-             for r in storage.list_snapshots(oid)]
+    views = [
+        {"ownerId": oid, **summary(r)}
+        for oid in owner_ids
+        for r in storage.list_snapshots(oid)
+    ]
     if args.json:
         _print_json(views)
     elif not views:
-        print("no snapshots yet; import one with: afinitwin-appliance snapshot import"
-              " --owner ID FILE")
+        print(
+            "no snapshots yet; import one with: afinitwin-appliance snapshot import"
+            " --owner ID FILE"
+        )
     else:
-        _table([[v["id"], v["ownerId"], v["snapshotDate"], v["status"],
-                 ",".join(v["languages"])] for v in views],
-               ["ID", "OWNER", "DATE", "STATUS", "LANGUAGES"])
+        _table(
+            [
+                [
+                    v["id"],
+                    v["ownerId"],
+                    v["snapshotDate"],
+                    v["status"],
+                    ",".join(v["languages"]),
+                ]
+                for v in views
+            ],
+            ["ID", "OWNER", "DATE", "STATUS", "LANGUAGES"],
+        )
     return 0
 
 
 def cmd_key_create(args: argparse.Namespace, settings: config.Settings) -> int:
     storage = _storage(settings)
     created = manage.create_key(
-        storage, CLOCK, args.owner, args.name, scopes=args.scope,
-        monthly_quota=args.quota, default_monthly=settings.default_monthly,
-        expires_at=args.expires, networks=args.allow,
+        storage,
+        CLOCK,
+        args.owner,
+        args.name,
+        scopes=args.scope,
+        monthly_quota=args.quota,
+        default_monthly=settings.default_monthly,
+        expires_at=args.expires,
+        networks=args.allow,
     )
-    _audit(storage, "key.create", created.key.key_id, owner=args.owner,
-           name=created.key.name, scopes=list(created.key.scopes),
-           monthlyQuota=created.key.monthly_quota)
+    _audit(
+        storage,
+        "key.create",
+        created.key.key_id,
+        owner=args.owner,
+        name=created.key.name,
+        scopes=list(created.key.scopes),
+        monthlyQuota=created.key.monthly_quota,
+    )
     if args.quiet:
         print(created.plaintext)
     else:
-        print(f"key {created.key.key_id} created for {created.key.owner_id}"
-              f" ({', '.join(created.key.scopes)}; {created.key.monthly_quota:,} a month).")
+        print(
+            f"key {created.key.key_id} created for {created.key.owner_id}"
+            f" ({', '.join(created.key.scopes)};"
+            f" {created.key.monthly_quota:,} a month)."
+        )
         print("Copy it now: it is shown only this once and is not stored anywhere.")
         print(f"\n    {created.plaintext}\n")
     return 0
@@ -430,8 +568,11 @@ def cmd_key_create(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def key_view(storage: Storage, key: Any) -> dict[str, Any]:
     return {
-        "keyId": key.key_id, "ownerId": key.owner_id, "name": key.name,
-        "scopes": list(key.scopes), "monthlyQuota": key.monthly_quota,
+        "keyId": key.key_id,
+        "ownerId": key.owner_id,
+        "name": key.name,
+        "scopes": list(key.scopes),
+        "monthlyQuota": key.monthly_quota,
         "usedThisMonth": manage.key_usage(storage, CLOCK, key),
         "createdAt": rfc3339(key.created_at),
         "expiresAt": None if key.expires_at is None else rfc3339(key.expires_at),
@@ -450,13 +591,25 @@ def cmd_key_list(args: argparse.Namespace, settings: config.Settings) -> int:
     if args.json:
         _print_json(views)
     elif not views:
-        print("no keys yet; create one with: afinitwin-appliance key create --owner ID"
-              " --name NAME")
+        print(
+            "no keys yet; create one with: afinitwin-appliance key create --owner ID"
+            " --name NAME"
+        )
     else:
-        _table([[v["keyId"], v["ownerId"], v["name"], " ".join(v["scopes"]),
-                 f'{v["usedThisMonth"]}/{v["monthlyQuota"]}',
-                 v["state"]] for v in views],
-               ["KEY ID", "OWNER", "NAME", "SCOPES", "USED", "STATE"])
+        _table(
+            [
+                [
+                    v["keyId"],
+                    v["ownerId"],
+                    v["name"],
+                    " ".join(v["scopes"]),
+                    f'{v["usedThisMonth"]}/{v["monthlyQuota"]}',
+                    v["state"],
+                ]
+                for v in views
+            ],
+            ["KEY ID", "OWNER", "NAME", "SCOPES", "USED", "STATE"],
+        )
     return 0
 
 
@@ -470,9 +623,18 @@ def cmd_key_revoke(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def cmd_key_set_quota(args: argparse.Namespace, settings: config.Settings) -> int:
     storage = _storage(settings)
+    before = (
+        storage.get_key(args.key_id) if keys.KEY_ID_RE.fullmatch(args.key_id) else None
+    )
     key = manage.set_key_quota(storage, args.key_id, args.quota)
-    _audit(storage, "key.set_quota", key.key_id, owner=key.owner_id,
-           after=key.monthly_quota)
+    _audit(
+        storage,
+        "key.set_quota",
+        key.key_id,
+        owner=key.owner_id,
+        before=before.monthly_quota if before else None,
+        after=key.monthly_quota,
+    )
     print(f"key {key.key_id}: monthly quota {key.monthly_quota:,}")
     return 0
 
@@ -513,8 +675,9 @@ def cmd_admin_add(args: argparse.Namespace, settings: config.Settings) -> int:
         raise CliError(f"an admin named {args.name!r} exists; use 'admin passwd'")
     password = _new_password(args)
     admin = admins.add(storage, CLOCK, admins.Passwords(), args.name, password)
-    audit.record(storage, CLOCK, _operator(), "admin.add", admin.name,
-                 audit.CLI_ADDRESS)
+    audit.record(
+        storage, CLOCK, _operator(), "admin.add", admin.name, audit.CLI_ADDRESS
+    )
     print(f"admin {admin.name} added; sign in at /admin/ on the running appliance")
     return 0
 
@@ -523,47 +686,71 @@ def cmd_admin_passwd(args: argparse.Namespace, settings: config.Settings) -> int
     storage = _storage(settings)
     if storage.get_admin(args.name) is None:
         raise CliError(f"no admin is named {args.name!r}")
-    admin = admins.change_password(storage, CLOCK, admins.Passwords(), args.name,
-                                   _new_password(args))
-    audit.record(storage, CLOCK, _operator(), "admin.passwd", admin.name,
-                 audit.CLI_ADDRESS)
+    admin = admins.change_password(
+        storage, CLOCK, admins.Passwords(), args.name, _new_password(args)
+    )
+    audit.record(
+        storage, CLOCK, _operator(), "admin.passwd", admin.name, audit.CLI_ADDRESS
+    )
     print(f"password of {admin.name} changed; its sessions were signed out")
     return 0
 
 
 def cmd_admin_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    views = [{"name": a.name, "createdAt": rfc3339(a.created_at),
-              "passwordChangedAt": rfc3339(a.password_changed_at)}
-             for a in _storage(settings).list_admins()]
+    views = [
+        {
+            "name": a.name,
+            "createdAt": rfc3339(a.created_at),
+            "passwordChangedAt": rfc3339(a.password_changed_at),
+        }
+        for a in _storage(settings).list_admins()
+    ]
     if args.json:
         _print_json(views)
     elif not views:
         print("no admins yet; add one with: afinitwin-appliance admin add NAME")
     else:
-        _table([[v["name"], v["createdAt"], v["passwordChangedAt"]] for v in views],
-               ["NAME", "CREATED", "PASSWORD CHANGED"])
+        _table(
+            [[v["name"], v["createdAt"], v["passwordChangedAt"]] for v in views],
+            ["NAME", "CREATED", "PASSWORD CHANGED"],
+        )
     return 0
 
 
 def endpoint_view(endpoint: Any) -> dict[str, Any]:
     return {
-        "endpointId": endpoint.endpoint_id, "ownerId": endpoint.owner_id,
-        "url": endpoint.url, "events": list(endpoint.events),
-        "enabled": endpoint.enabled, "createdAt": rfc3339(endpoint.created_at),
+        "endpointId": endpoint.endpoint_id,
+        "ownerId": endpoint.owner_id,
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "enabled": endpoint.enabled,
+        "createdAt": rfc3339(endpoint.created_at),
     }
 
 
 def delivery_view(found: Any, attempts: list[Any]) -> dict[str, Any]:
     return {
-        "deliveryId": found.delivery_id, "endpointId": found.endpoint_id,
-        "event": found.event, "status": found.status, "attempts": found.attempts,
+        "deliveryId": found.delivery_id,
+        "endpointId": found.endpoint_id,
+        "event": found.event,
+        "status": found.status,
+        "attempts": found.attempts,
         "createdAt": rfc3339(found.created_at),
-        "nextAttemptAt": (None if found.next_attempt_at is None
-                          else rfc3339(found.next_attempt_at)),
-        "lastStatusCode": found.last_status_code, "lastError": found.last_error,
-        "history": [{"at": rfc3339(a.at), "statusCode": a.status_code,
-                     "error": a.error, "durationMs": a.duration_ms}
-                    for a in attempts if a.delivery_id == found.delivery_id],
+        "nextAttemptAt": (
+            None if found.next_attempt_at is None else rfc3339(found.next_attempt_at)
+        ),
+        "lastStatusCode": found.last_status_code,
+        "lastError": found.last_error,
+        "history": [
+            {
+                "at": rfc3339(a.at),
+                "statusCode": a.status_code,
+                "error": a.error,
+                "durationMs": a.duration_ms,
+            }
+            for a in attempts
+            if a.delivery_id == found.delivery_id
+        ],
     }
 
 
@@ -572,14 +759,22 @@ def cmd_webhook_add(args: argparse.Namespace, settings: config.Settings) -> int:
     created = manage.add_webhook(storage, CLOCK, args.owner, args.url, args.event)
     endpoint = created.endpoint
     # The audit entry names the endpoint, never its secret.
-    _audit(storage, "webhook.add", endpoint.endpoint_id, owner=endpoint.owner_id,
-           url=endpoint.url, events=list(endpoint.events))
+    _audit(
+        storage,
+        "webhook.add",
+        endpoint.endpoint_id,
+        owner=endpoint.owner_id,
+        url=endpoint.url,
+        events=list(endpoint.events),
+    )
     if args.quiet:
         print(endpoint.endpoint_id)
         print(created.secret)
     else:
-        print(f"webhook endpoint {endpoint.endpoint_id} added for {endpoint.owner_id}"
-              f" ({len(endpoint.events)} events).")
+        print(
+            f"webhook endpoint {endpoint.endpoint_id} added for {endpoint.owner_id}"
+            f" ({len(endpoint.events)} events)."
+        )
         print("Copy its signing secret now: it is shown only this once.")
         print(f"\n    {created.secret}\n")
     return 0
@@ -593,20 +788,37 @@ def cmd_webhook_list(args: argparse.Namespace, settings: config.Settings) -> int
     if args.json:
         _print_json(views)
     elif not views:
-        print("no webhook endpoints yet; add one with: afinitwin-appliance webhook add"
-              " --owner ID --url URL")
+        print(
+            "no webhook endpoints yet; add one with: afinitwin-appliance webhook add"
+            " --owner ID --url URL"
+        )
     else:
-        _table([[v["endpointId"], v["ownerId"], "yes" if v["enabled"] else "no",
-                 str(len(v["events"])), v["url"]] for v in views],
-               ["ENDPOINT ID", "OWNER", "ENABLED", "EVENTS", "URL"])
+        _table(
+            [
+                [
+                    v["endpointId"],
+                    v["ownerId"],
+                    "yes" if v["enabled"] else "no",
+                    str(len(v["events"])),
+                    v["url"],
+                ]
+                for v in views
+            ],
+            ["ENDPOINT ID", "OWNER", "ENABLED", "EVENTS", "URL"],
+        )
     return 0
 
 
 def cmd_webhook_remove(args: argparse.Namespace, settings: config.Settings) -> int:
     storage = _storage(settings)
     endpoint = manage.remove_webhook(storage, args.endpoint_id)
-    _audit(storage, "webhook.remove", endpoint.endpoint_id, owner=endpoint.owner_id,
-           url=endpoint.url)
+    _audit(
+        storage,
+        "webhook.remove",
+        endpoint.endpoint_id,
+        owner=endpoint.owner_id,
+        url=endpoint.url,
+    )
     print(f"webhook endpoint {endpoint.endpoint_id} removed with its deliveries")
     return 0
 
@@ -615,14 +827,20 @@ def cmd_webhook_test(args: argparse.Namespace, settings: config.Settings) -> int
     storage = _storage(settings)
     delivery_id = manage.send_test_webhook(storage, CLOCK, args.endpoint_id)
     endpoint = manage.require_webhook(storage, args.endpoint_id)
-    _audit(storage, "webhook.test", endpoint.endpoint_id, owner=endpoint.owner_id,
-           delivery=delivery_id)
+    _audit(
+        storage,
+        "webhook.test",
+        endpoint.endpoint_id,
+        owner=endpoint.owner_id,
+        delivery=delivery_id,
+    )
     print(f"twin.test delivery {delivery_id} queued; the running appliance sends it")
     return 0
 
 
-def _cmd_webhook_enabled(args: argparse.Namespace, settings: config.Settings,
-                         enabled: bool) -> int:
+def _cmd_webhook_enabled(
+    args: argparse.Namespace, settings: config.Settings, enabled: bool
+) -> int:
     storage = _storage(settings)
     endpoint = manage.set_webhook_enabled(storage, args.endpoint_id, enabled)
     action = "enable" if enabled else "disable"
@@ -651,10 +869,20 @@ def cmd_webhook_deliveries(args: argparse.Namespace, settings: config.Settings) 
     elif not views:
         print("no deliveries yet")
     else:
-        _table([[v["deliveryId"], v["endpointId"], v["event"], v["status"],
-                 str(v["attempts"]), str(v["lastStatusCode"] or v["lastError"] or "-")]
-                for v in views],
-               ["DELIVERY ID", "ENDPOINT", "EVENT", "STATUS", "ATTEMPTS", "LAST"])
+        _table(
+            [
+                [
+                    v["deliveryId"],
+                    v["endpointId"],
+                    v["event"],
+                    v["status"],
+                    str(v["attempts"]),
+                    str(v["lastStatusCode"] or v["lastError"] or "-"),
+                ]
+                for v in views
+            ],
+            ["DELIVERY ID", "ENDPOINT", "EVENT", "STATUS", "ATTEMPTS", "LAST"],
+        )
     return 0
 
 

@@ -20,7 +20,15 @@ from typing import Any, Mapping
 from . import quota
 from .errors import DomainError
 
-ENDPOINTS = ("health", "me", "historic", "snapshots", "preset", "life_facts", "annotations")
+ENDPOINTS = (
+    "health",
+    "me",
+    "historic",
+    "snapshots",
+    "preset",
+    "life_facts",
+    "annotations",
+)
 PER_KEY_DEFAULTS = {
     "health": 120,
     "me": 60,
@@ -51,7 +59,9 @@ class Settings:
     default_monthly: int = quota.DEFAULT_MONTHLY
     per_key: Mapping[str, int] = field(default_factory=lambda: dict(PER_KEY_DEFAULTS))
     per_address: Mapping[str, int] = field(
-        default_factory=lambda: {k: v * PER_ADDRESS_FACTOR for k, v in PER_KEY_DEFAULTS.items()}
+        default_factory=lambda: {
+            k: v * PER_ADDRESS_FACTOR for k, v in PER_KEY_DEFAULTS.items()
+        }
     )
     max_tracked: int = 50_000
     log_level: str = "info"
@@ -59,8 +69,12 @@ class Settings:
     source: Path | None = None
 
     @property
-    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
+    def trusted_networks(
+        self,
+    ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies
+        )
 
 
 # (section, key, attribute, kind): the single list of settings.
@@ -83,8 +97,10 @@ def env_name(section: str, key: str) -> str:
     return f"AFINITWIN_{section}_{key}".upper().replace(".", "_")
 
 
-def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read settings from a TOML file (or defaults when path is None) and the environment."""
+def load(
+    path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read settings from a TOML file (defaults when path is None) and the env."""
     environ = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
     base = Path.cwd()
@@ -96,9 +112,13 @@ def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None 
         except FileNotFoundError:
             raise ConfigError(f"configuration file {source} does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"configuration file {source} cannot be read: {exc}") from None
+            raise ConfigError(
+                f"configuration file {source} cannot be read: {exc}"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"configuration file {source} is not valid TOML: {exc}") from None
+            raise ConfigError(
+                f"configuration file {source} is not valid TOML: {exc}"
+            ) from None
         base = source.parent
 
     _refuse_unknown(raw)
@@ -117,12 +137,19 @@ def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None 
     for endpoint in ENDPOINTS:
         value = _lookup(raw, "rate_limits", endpoint, environ, "positive")
         if value is not None:
-            per_key[endpoint] = _convert(f"rate_limits.{endpoint}", "positive", value, base)
+            per_key[endpoint] = _convert(
+                f"rate_limits.{endpoint}", "positive", value, base
+            )
     per_address = {k: v * PER_ADDRESS_FACTOR for k, v in per_key.items()}
     nested = limits.get("per_address", {}) if isinstance(limits, dict) else {}
     for endpoint in ENDPOINTS:
-        value = _lookup({"rate_limits.per_address": nested}, "rate_limits.per_address",
-                        endpoint, environ, "positive")
+        value = _lookup(
+            {"rate_limits.per_address": nested},
+            "rate_limits.per_address",
+            endpoint,
+            environ,
+            "positive",
+        )
         if value is not None:
             per_address[endpoint] = _convert(
                 f"rate_limits.per_address.{endpoint}", "positive", value, base
@@ -134,8 +161,13 @@ class _FromEnv(str):
     """A value read from the environment, where every value is text."""
 
 
-def _lookup(raw: Mapping[str, Any], section: str, key: str,
-            environ: Mapping[str, str], kind: str) -> Any:
+def _lookup(
+    raw: Mapping[str, Any],
+    section: str,
+    key: str,
+    environ: Mapping[str, str],
+    kind: str,
+) -> Any:
     env = env_name(section, key)
     if env in environ:
         text = environ[env]
@@ -229,14 +261,20 @@ def _convert(name: str, kind: str, value: Any, base: Path) -> Any:
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                raise ConfigError(f"{name}: {item!r} is not an address or CIDR network") from None
+                raise ConfigError(
+                    f"{name}: {item!r} is not an address or CIDR network"
+                ) from None
         return tuple(value)
     if kind == "level":
         if value not in LOG_LEVELS:
-            raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+            raise ConfigError(
+                f"{name} must be one of {', '.join(LOG_LEVELS)}, not {value!r}"
+            )
         return value
     if kind == "format":
         if value not in LOG_FORMATS:
-            raise ConfigError(f"{name} must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+            raise ConfigError(
+                f"{name} must be one of {', '.join(LOG_FORMATS)}, not {value!r}"
+            )
         return value
     raise AssertionError(kind)

@@ -32,7 +32,9 @@ class ApiError(Exception):
 
 
 def _error(status: int, code: str) -> type[ApiError]:
-    return type(code.title().replace("_", ""), (ApiError,), {"status": status, "code": code})
+    return type(
+        code.title().replace("_", ""), (ApiError,), {"status": status, "code": code}
+    )
 
 
 InvalidParameter = _error(400, "INVALID_PARAMETER")

@@ -82,7 +82,9 @@ def presented_key(x_twin_key: str | None, authorization: str | None) -> str:
         scheme, _, value = authorization.strip().partition(" ")
         # RFC 9110 section 11.1: the auth scheme is case-insensitive.
         if scheme.lower() != "bearer" or not value.strip():
-            raise errors.InvalidApiKey("The Authorization header must be 'Bearer <API key>'.")
+            raise errors.InvalidApiKey(
+                "The Authorization header must be 'Bearer <API key>'."
+            )
         bearer = value.strip()
     direct = x_twin_key.strip() if x_twin_key is not None else None
     if not direct and not bearer:
@@ -98,7 +100,9 @@ def presented_key(x_twin_key: str | None, authorization: str | None) -> str:
 
 def _same(a: str, b: str) -> bool:
     # compare_digest refuses non-ASCII str, and header values may hold anything.
-    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
+    return hmac.compare_digest(
+        a.encode("utf-8", "replace"), b.encode("utf-8", "replace")
+    )
 
 
 def verify(stored: ApiKey | None, plaintext: str, now: float) -> ApiKey:
@@ -143,7 +147,9 @@ def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Normalise requested scopes: twin:read always, in contract order."""
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
-        raise ValueError(f"unknown scope {unknown[0]!r}; scopes are {', '.join(SCOPES)}")
+        raise ValueError(
+            f"unknown scope {unknown[0]!r}; scopes are {', '.join(SCOPES)}"
+        )
     return tuple(s for s in SCOPES if s == READ or s in scopes)
 
 

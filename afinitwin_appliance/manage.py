@@ -54,15 +54,26 @@ def _check_until(clock: Clock, active_until: int | None) -> None:
         raise Refused("the plan's end (--until) must be in the future")
 
 
-def add_owner(storage: Storage, clock: Clock, name: str, plan: str = "professional",
-              status: str = "active", source: str = "manual",
-              active_until: int | None = None, owner_id: str | None = None) -> Owner:
+def add_owner(
+    storage: Storage,
+    clock: Clock,
+    name: str,
+    plan: str = "professional",
+    status: str = "active",
+    source: str = "manual",
+    active_until: int | None = None,
+    owner_id: str | None = None,
+) -> Owner:
     name = _checked(owners.check_name, name)
     _checked(owners.check_plan, plan, status, source)
     _check_until(clock, active_until)
     owner = Owner(
-        owner_id=owner_id or owners.new_owner_id(), name=name, plan_name=plan,
-        plan_status=status, plan_source=source, active_until=active_until,
+        owner_id=owner_id or owners.new_owner_id(),
+        name=name,
+        plan_name=plan,
+        plan_status=status,
+        plan_source=source,
+        active_until=active_until,
         created_at=int(clock.now()),
     )
     storage.add_owner(owner)
@@ -76,9 +87,15 @@ def require_owner(storage: Storage, owner_id: str) -> Owner:
     return owner
 
 
-def set_plan(storage: Storage, clock: Clock, owner_id: str, plan: str,
-             status: str = "active", source: str | None = None,
-             active_until: int | None = None) -> Owner:
+def set_plan(
+    storage: Storage,
+    clock: Clock,
+    owner_id: str,
+    plan: str,
+    status: str = "active",
+    source: str | None = None,
+    active_until: int | None = None,
+) -> Owner:
     current = require_owner(storage, owner_id)
     source = source or current.plan_source
     _checked(owners.check_plan, plan, status, source)
@@ -87,8 +104,13 @@ def set_plan(storage: Storage, clock: Clock, owner_id: str, plan: str,
     return require_owner(storage, owner_id)
 
 
-def import_snapshot(storage: Storage, clock: Clock, owner_id: str, data: bytes,
-                    filename: str | None = None) -> Imported:
+def import_snapshot(
+    storage: Storage,
+    clock: Clock,
+    owner_id: str,
+    data: bytes,
+    filename: str | None = None,
+) -> Imported:
     """Validate and store a snapshot document; all or nothing.
 
     A document without an id gets one derived from its content, so importing
@@ -97,36 +119,60 @@ def import_snapshot(storage: Storage, clock: Clock, owner_id: str, data: bytes,
     require_owner(storage, owner_id)
     doc = snapshots.load(data, filename)
     canonical = snapshots.canonical_json(doc)
-    snapshot_id = doc.get("id") or "snp_" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    snapshot_id = (
+        doc.get("id") or "snp_" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    )
     # Stored in the document's own order: maps such as lengthByContext are
     # rendered in the order their author wrote them.
     text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     fields = snapshots.summary_fields(doc)
     record = SnapshotRecord(
-        snapshot_id=snapshot_id, owner_id=owner_id,
-        snapshot_date=fields["snapshotDate"], version=fields["version"],
-        source=fields["source"], status=fields["status"],
+        snapshot_id=snapshot_id,
+        owner_id=owner_id,
+        snapshot_date=fields["snapshotDate"],
+        version=fields["version"],
+        source=fields["source"],
+        status=fields["status"],
         primary_language=fields["primaryLanguage"],
-        languages=tuple(fields["languages"]), has_narratives=fields["hasNarratives"],
+        languages=tuple(fields["languages"]),
+        has_narratives=fields["hasNarratives"],
         imported_at=int(clock.now()),
     )
     created = storage.import_snapshot(record, text)
     if not created:
         record = storage.get_snapshot(snapshot_id) or record
     elif record.status in ("ready", "failed"):
-        event = (webhooks.SNAPSHOT_READY if record.status == "ready"
-                 else webhooks.SNAPSHOT_FAILED)
-        delivery.notify(storage, clock, owner_id, event, {
-            "userId": owner_id, "snapshotId": snapshot_id,
-            "snapshotDate": record.snapshot_date, "status": record.status,
-        })
+        event = (
+            webhooks.SNAPSHOT_READY
+            if record.status == "ready"
+            else webhooks.SNAPSHOT_FAILED
+        )
+        delivery.notify(
+            storage,
+            clock,
+            owner_id,
+            event,
+            {
+                "userId": owner_id,
+                "snapshotId": snapshot_id,
+                "snapshotDate": record.snapshot_date,
+                "status": record.status,
+            },
+        )
     return Imported(record=record, created=created)
 
 
-def create_key(storage: Storage, clock: Clock, owner_id: str, name: str,
-               scopes: list[str] | tuple[str, ...] = (), monthly_quota: int | None = None,
-               default_monthly: int = quota.DEFAULT_MONTHLY, expires_at: int | None = None,
-               networks: list[str] | tuple[str, ...] = ()) -> CreatedKey:
+def create_key(
+    storage: Storage,
+    clock: Clock,
+    owner_id: str,
+    name: str,
+    scopes: list[str] | tuple[str, ...] = (),
+    monthly_quota: int | None = None,
+    default_monthly: int = quota.DEFAULT_MONTHLY,
+    expires_at: int | None = None,
+    networks: list[str] | tuple[str, ...] = (),
+) -> CreatedKey:
     owner = require_owner(storage, owner_id)
     now = clock.now()
     if not owner.allows_keys(now):
@@ -137,16 +183,24 @@ def create_key(storage: Storage, clock: Clock, owner_id: str, name: str,
         )
     name = _checked(keys.check_name, name)
     scope_set = _checked(keys.check_scopes, list(scopes))
-    limit = _checked(quota.check_limit, default_monthly if monthly_quota is None else monthly_quota)
+    limit = _checked(
+        quota.check_limit, default_monthly if monthly_quota is None else monthly_quota
+    )
     nets = _checked(keys.check_networks, list(networks))
     if expires_at is not None and expires_at <= now:
         raise Refused("the expiry must be in the future")
     for _ in range(8):
         new = keys.generate()
         key = ApiKey(
-            key_id=new.key_id, owner_id=owner_id, name=name, key_hash=new.key_hash,
-            scopes=scope_set, monthly_quota=limit, created_at=int(now),
-            expires_at=expires_at, allowed_networks=nets,
+            key_id=new.key_id,
+            owner_id=owner_id,
+            name=name,
+            key_hash=new.key_hash,
+            scopes=scope_set,
+            monthly_quota=limit,
+            created_at=int(now),
+            expires_at=expires_at,
+            allowed_networks=nets,
         )
         if storage.add_key(key):
             return CreatedKey(key=key, plaintext=new.plaintext)
@@ -169,10 +223,17 @@ def revoke_key(storage: Storage, clock: Clock, key_id: str) -> ApiKey:
     if not storage.revoke_key(key_id, int(clock.now())):
         raise Refused(f"key {key_id} is already revoked")
     revoked: ApiKey = storage.get_key(key_id)  # type: ignore[assignment]
-    delivery.notify(storage, clock, key.owner_id, webhooks.KEY_REVOKED, {
-        "userId": key.owner_id, "keyId": key_id,
-        "revokedAt": rfc3339(revoked.revoked_at or clock.now()),
-    })
+    delivery.notify(
+        storage,
+        clock,
+        key.owner_id,
+        webhooks.KEY_REVOKED,
+        {
+            "userId": key.owner_id,
+            "keyId": key_id,
+            "revokedAt": rfc3339(revoked.revoked_at or clock.now()),
+        },
+    )
     return revoked
 
 
@@ -200,14 +261,21 @@ def key_usage(storage: Storage, clock: Clock, key: ApiKey) -> int:
 # -- webhook endpoints ---------------------------------------------------------------
 
 
-def add_webhook(storage: Storage, clock: Clock, owner_id: str, url: str,
-                events: list[str] | tuple[str, ...] = ()) -> CreatedEndpoint:
+def add_webhook(
+    storage: Storage,
+    clock: Clock,
+    owner_id: str,
+    url: str,
+    events: list[str] | tuple[str, ...] = (),
+) -> CreatedEndpoint:
     """Add an endpoint; the secret is returned here and never again."""
     require_owner(storage, owner_id)
     endpoint = webhooks.Endpoint(
-        endpoint_id=webhooks.new_endpoint_id(), owner_id=owner_id,
+        endpoint_id=webhooks.new_endpoint_id(),
+        owner_id=owner_id,
         url=_checked(webhooks.check_url, url),
-        events=_checked(webhooks.check_events, list(events)), enabled=True,
+        events=_checked(webhooks.check_events, list(events)),
+        enabled=True,
         created_at=int(clock.now()),
     )
     secret = webhooks.new_secret()
@@ -231,8 +299,9 @@ def remove_webhook(storage: Storage, endpoint_id: str) -> webhooks.Endpoint:
     return endpoint
 
 
-def set_webhook_enabled(storage: Storage, endpoint_id: str,
-                        enabled: bool) -> webhooks.Endpoint:
+def set_webhook_enabled(
+    storage: Storage, endpoint_id: str, enabled: bool
+) -> webhooks.Endpoint:
     require_webhook(storage, endpoint_id)
     storage.set_webhook_enabled(endpoint_id, enabled)
     return require_webhook(storage, endpoint_id)
@@ -244,7 +313,10 @@ def send_test_webhook(storage: Storage, clock: Clock, endpoint_id: str) -> str:
     if not endpoint.enabled:
         raise Refused(f"webhook endpoint {endpoint_id} is disabled; enable it first")
     sent = delivery.enqueue(
-        storage, clock, endpoint.owner_id, webhooks.TEST,
+        storage,
+        clock,
+        endpoint.owner_id,
+        webhooks.TEST,
         {"userId": endpoint.owner_id, "endpointId": endpoint_id},
         endpoint_id=endpoint_id,
     )

@@ -57,7 +57,9 @@ def check_plan(plan: str, status: str, source: str) -> None:
         (source, SOURCES, "plan source"),
     ):
         if value not in allowed:
-            raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+            raise ValueError(
+                f"{what} must be one of {', '.join(allowed)}, not {value!r}"
+            )
 
 
 def check_name(name: str) -> str:

@@ -15,15 +15,26 @@ from . import errors
 
 MAX_ITEMS = 50
 MAX_BODY_BYTES = 64 * 1024
-CATEGORIES = ("professional", "family", "partner", "hobbies", "health", "environment",
-              "decisions", "conflict", "exploration", "recalibration", "general")
+CATEGORIES = (
+    "professional",
+    "family",
+    "partner",
+    "hobbies",
+    "health",
+    "environment",
+    "decisions",
+    "conflict",
+    "exploration",
+    "recalibration",
+    "general",
+)
 VALENCES = ("positive", "negative", "aspirational", "ambiguous")
 
 
 @dataclass(frozen=True)
 class Kind:
-    name: str          # stored kind
-    field: str         # the batch's list field in the body
+    name: str  # stored kind
+    field: str  # the batch's list field in the body
     rules: dict[str, tuple[Any, ...]]
 
 
@@ -31,22 +42,32 @@ def _text(low: int, high: int) -> tuple[Any, ...]:
     return ("text", low, high)
 
 
-LIFE_FACT = Kind("life_fact", "facts", {
-    "category": ("enum", CATEGORIES),
-    "value": _text(3, 1000),
-    "valence": ("enum", VALENCES),
-    "consent": ("consent",),
-    "externalRef": _text(1, 200),
-    "confidence": ("unit",),
-})
-ANNOTATION = Kind("annotation", "annotations", {
-    "tag": _text(2, 60),
-    "text": _text(3, 2000),
-    "consent": ("consent",),
-    "externalRef": _text(1, 200),
-})
-REQUIRED = {"life_fact": ("category", "value", "consent"),
-            "annotation": ("tag", "text", "consent")}
+LIFE_FACT = Kind(
+    "life_fact",
+    "facts",
+    {
+        "category": ("enum", CATEGORIES),
+        "value": _text(3, 1000),
+        "valence": ("enum", VALENCES),
+        "consent": ("consent",),
+        "externalRef": _text(1, 200),
+        "confidence": ("unit",),
+    },
+)
+ANNOTATION = Kind(
+    "annotation",
+    "annotations",
+    {
+        "tag": _text(2, 60),
+        "text": _text(3, 2000),
+        "consent": ("consent",),
+        "externalRef": _text(1, 200),
+    },
+)
+REQUIRED = {
+    "life_fact": ("category", "value", "consent"),
+    "annotation": ("tag", "text", "consent"),
+}
 DEFAULTS = {"life_fact": {"valence": "positive"}, "annotation": {}}
 
 
@@ -67,11 +88,15 @@ def validate_batch(kind: Kind, body: Any) -> list[dict[str, Any]]:
     clean: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            problems.append({"index": index, "field": None, "problem": "must be an object"})
+            problems.append(
+                {"index": index, "field": None, "problem": "must be an object"}
+            )
             continue
         for name in REQUIRED[kind.name]:
             if name not in item:
-                problems.append({"index": index, "field": name, "problem": "is required"})
+                problems.append(
+                    {"index": index, "field": name, "problem": "is required"}
+                )
         for name, value in item.items():
             rule = kind.rules.get(name)
             problem = "is not a known field" if rule is None else _check(rule, value)
@@ -100,7 +125,11 @@ def _check(rule: tuple[Any, ...], value: Any) -> str | None:
     if kind == "consent":
         return None if value is True else "must be true"
     if kind == "unit":
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              and math.isfinite(value) and 0 <= value <= 1)
+        ok = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and 0 <= value <= 1
+        )
         return None if ok else "must be a number from 0 to 1"
     raise AssertionError(kind)

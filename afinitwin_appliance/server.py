@@ -35,7 +35,9 @@ class InFlight:
         self.count = 0
         self._lock = threading.Lock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Any:
         with self._lock:
             self.count += 1
         try:
@@ -46,8 +48,9 @@ class InFlight:
 
 
 class Server:
-    def __init__(self, app: Any, host: str, port: int, threads: int,
-                 drain_timeout: float = 30.0) -> None:
+    def __init__(
+        self, app: Any, host: str, port: int, threads: int, drain_timeout: float = 30.0
+    ) -> None:
         self.app = app
         self.inflight = InFlight(app)
         self.drain_timeout = drain_timeout
@@ -56,8 +59,12 @@ class Server:
         # stop with it, waited for once the requests in flight are done.
         self.background: list[Any] = []
         self.waitress = create_server(
-            self.inflight, host=host, port=port, threads=threads,
-            ident="afinitwin-appliance", clear_untrusted_proxy_headers=False,
+            self.inflight,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="afinitwin-appliance",
+            clear_untrusted_proxy_headers=False,
             # Limitation: a body over this size is refused by Waitress itself,
             # with a plain-text 413 rather than the JSON envelope.
             max_request_body_size=16 * 1024 * 1024,
@@ -97,7 +104,9 @@ class Server:
             # the trigger the worker threads use to hand back responses.
             wasyncore.dispatcher.close(listener)
         deadline = time.monotonic() + self.drain_timeout
-        while time.monotonic() < deadline and (self._close_idle() or self.inflight.count):
+        while time.monotonic() < deadline and (
+            self._close_idle() or self.inflight.count
+        ):
             wasyncore.loop(timeout=0.05, map=self._map(), count=1)
         self.waitress.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         for channel in list(self._map().values()):

@@ -78,8 +78,9 @@ def _unavailable_when_busy() -> Iterator[None]:
 
 
 class Storage:
-    def __init__(self, path: Path | str, busy_timeout_ms: int = 5000,
-                 readonly: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, busy_timeout_ms: int = 5000, readonly: bool = False
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.readonly = readonly
@@ -109,18 +110,26 @@ class Storage:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"cannot create the folder for {self.path}: {exc}") from None
+            raise StorageError(
+                f"cannot create the folder for {self.path}: {exc}"
+            ) from None
         try:
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StorageError(f"{self.path} is not a usable SQLite database: {exc}") from None
+            raise StorageError(
+                f"{self.path} is not a usable SQLite database: {exc}"
+            ) from None
         return self
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                target = f"{self.path.resolve().as_uri()}?mode=ro" if self.readonly else self.path
+                target = (
+                    f"{self.path.resolve().as_uri()}?mode=ro"
+                    if self.readonly
+                    else self.path
+                )
                 conn = sqlite3.connect(
                     target,
                     timeout=self.busy_timeout_ms / 1000,
@@ -192,7 +201,8 @@ class Storage:
         """Names of the packaged migrations this database has not had yet."""
         conn = self._connect()
         table = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            "SELECT 1 FROM sqlite_master"
+            " WHERE type = 'table' AND name = 'schema_migrations'"
         ).fetchone()
         done = set()
         if table:
@@ -217,8 +227,15 @@ class Storage:
             tx.execute(
                 "INSERT INTO owners (owner_id, name, plan_name, plan_status,"
                 " plan_source, active_until, created_at) VALUES (?,?,?,?,?,?,?)",
-                (owner.owner_id, owner.name, owner.plan_name, owner.plan_status,
-                 owner.plan_source, owner.active_until, owner.created_at),
+                (
+                    owner.owner_id,
+                    owner.name,
+                    owner.plan_name,
+                    owner.plan_status,
+                    owner.plan_source,
+                    owner.active_until,
+                    owner.created_at,
+                ),
             )
 
     def get_owner(self, owner_id: str) -> Owner | None:
@@ -226,10 +243,19 @@ class Storage:
         return _owner(rows[0]) if rows else None
 
     def list_owners(self) -> list[Owner]:
-        return [_owner(r) for r in self._read("SELECT * FROM owners ORDER BY created_at, rowid")]
+        return [
+            _owner(r)
+            for r in self._read("SELECT * FROM owners ORDER BY created_at, rowid")
+        ]
 
-    def set_plan(self, owner_id: str, plan: str, status: str, source: str,
-                 active_until: int | None) -> bool:
+    def set_plan(
+        self,
+        owner_id: str,
+        plan: str,
+        status: str,
+        source: str,
+        active_until: int | None,
+    ) -> bool:
         with self._write() as tx:
             cur = tx.execute(
                 "UPDATE owners SET plan_name = ?, plan_status = ?, plan_source = ?,"
@@ -254,7 +280,8 @@ class Storage:
             if row is not None:
                 if row["owner_id"] != record.owner_id:
                     raise Conflict(
-                        f"snapshot id {record.snapshot_id} already belongs to another owner"
+                        f"snapshot id {record.snapshot_id} already belongs to"
+                        " another owner"
                     )
                 # Equal as data, whatever the order of map keys: the same
                 # document as YAML and as JSON is one snapshot.
@@ -268,10 +295,19 @@ class Storage:
                 "INSERT INTO snapshots (snapshot_id, owner_id, snapshot_date, version,"
                 " source, status, primary_language, languages, has_narratives,"
                 " imported_at, document) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (record.snapshot_id, record.owner_id, record.snapshot_date,
-                 record.version, record.source, record.status,
-                 record.primary_language, ",".join(record.languages),
-                 int(record.has_narratives), record.imported_at, document),
+                (
+                    record.snapshot_id,
+                    record.owner_id,
+                    record.snapshot_date,
+                    record.version,
+                    record.source,
+                    record.status,
+                    record.primary_language,
+                    ",".join(record.languages),
+                    int(record.has_narratives),
+                    record.imported_at,
+                    document,
+                ),
             )
             return True
 
@@ -305,10 +341,16 @@ class Storage:
         return _snapshot(rows[0]) if rows else None
 
     def has_snapshots(self, owner_id: str) -> bool:
-        return bool(self._read("SELECT 1 FROM snapshots WHERE owner_id = ? LIMIT 1", (owner_id,)))
+        return bool(
+            self._read(
+                "SELECT 1 FROM snapshots WHERE owner_id = ? LIMIT 1", (owner_id,)
+            )
+        )
 
     def snapshot_document(self, snapshot_id: str) -> dict[str, Any]:
-        rows = self._read("SELECT document FROM snapshots WHERE snapshot_id = ?", (snapshot_id,))
+        rows = self._read(
+            "SELECT document FROM snapshots WHERE snapshot_id = ?", (snapshot_id,)
+        )
         if not rows:
             raise KeyError(snapshot_id)
         return json.loads(rows[0][0])
@@ -323,9 +365,17 @@ class Storage:
                     "INSERT INTO api_keys (key_id, owner_id, name, key_hash, scopes,"
                     " monthly_quota, expires_at, allowed_networks, created_at)"
                     " VALUES (?,?,?,?,?,?,?,?,?)",
-                    (key.key_id, key.owner_id, key.name, key.key_hash,
-                     " ".join(key.scopes), key.monthly_quota, key.expires_at,
-                     " ".join(key.allowed_networks), key.created_at),
+                    (
+                        key.key_id,
+                        key.owner_id,
+                        key.name,
+                        key.key_hash,
+                        " ".join(key.scopes),
+                        key.monthly_quota,
+                        key.expires_at,
+                        " ".join(key.allowed_networks),
+                        key.created_at,
+                    ),
                 )
         except sqlite3.IntegrityError:
             return False
@@ -349,7 +399,8 @@ class Storage:
         """Revoke a key; False if no live key has that id."""
         with self._write() as tx:
             cur = tx.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                "UPDATE api_keys SET revoked_at = ?"
+                " WHERE key_id = ? AND revoked_at IS NULL",
                 (now, key_id),
             )
             return cur.rowcount == 1
@@ -395,15 +446,21 @@ class Storage:
 
     def used(self, key_id: str, month: str) -> int:
         rows = self._read(
-            "SELECT used FROM quota_usage WHERE key_id = ? AND month = ?", (key_id, month)
+            "SELECT used FROM quota_usage WHERE key_id = ? AND month = ?",
+            (key_id, month),
         )
         return int(rows[0][0]) if rows else 0
 
-
     # -- review queue ------------------------------------------------------------
 
-    def queue_for_review(self, owner_id: str, key_id: str, kind: str,
-                         items: list[dict[str, Any]], now: int) -> tuple[int, int]:
+    def queue_for_review(
+        self,
+        owner_id: str,
+        key_id: str,
+        kind: str,
+        items: list[dict[str, Any]],
+        now: int,
+    ) -> tuple[int, int]:
         """Queue items for the owner's review; returns (accepted, duplicates).
 
         An item whose externalRef the owner already has (for this kind) is not
@@ -415,14 +472,21 @@ class Storage:
                 cur = tx.execute(
                     "INSERT OR IGNORE INTO review_items (owner_id, key_id, kind,"
                     " external_ref, payload, created_at) VALUES (?,?,?,?,?,?)",
-                    (owner_id, key_id, kind, item.get("externalRef"),
-                     json.dumps(item, ensure_ascii=False, sort_keys=True), now),
+                    (
+                        owner_id,
+                        key_id,
+                        kind,
+                        item.get("externalRef"),
+                        json.dumps(item, ensure_ascii=False, sort_keys=True),
+                        now,
+                    ),
                 )
                 accepted += cur.rowcount
         return accepted, len(items) - accepted
 
-    def review_items(self, owner_id: str | None = None,
-                     status: str | None = "pending") -> list[dict[str, Any]]:
+    def review_items(
+        self, owner_id: str | None = None, status: str | None = "pending"
+    ) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM review_items WHERE 1 = 1", []
         if owner_id is not None:
             sql, params = sql + " AND owner_id = ?", [*params, owner_id]
@@ -434,7 +498,8 @@ class Storage:
     def set_review_status(self, item_id: int, status: str) -> bool:
         with self._write() as tx:
             cur = tx.execute(
-                "UPDATE review_items SET status = ? WHERE item_id = ?", (status, item_id)
+                "UPDATE review_items SET status = ? WHERE item_id = ?",
+                (status, item_id),
             )
             return cur.rowcount == 1
 
@@ -453,8 +518,12 @@ class Storage:
                 tx.execute(
                     "INSERT INTO admins (name, password_hash, created_at,"
                     " password_changed_at) VALUES (?,?,?,?)",
-                    (admin.name, admin.password_hash, admin.created_at,
-                     admin.password_changed_at),
+                    (
+                        admin.name,
+                        admin.password_hash,
+                        admin.created_at,
+                        admin.password_changed_at,
+                    ),
                 )
         except sqlite3.IntegrityError:
             return False
@@ -471,8 +540,9 @@ class Storage:
     def has_admins(self) -> bool:
         return bool(self._read("SELECT 1 FROM admins LIMIT 1"))
 
-    def set_admin_password(self, name: str, password_hash: str, changed_at: int,
-                           end_sessions: bool = True) -> bool:
+    def set_admin_password(
+        self, name: str, password_hash: str, changed_at: int, end_sessions: bool = True
+    ) -> bool:
         """Store a new hash; with end_sessions, sign the admin out everywhere."""
         with self._write() as tx:
             cur = tx.execute(
@@ -489,8 +559,12 @@ class Storage:
             tx.execute(
                 "INSERT INTO admin_sessions (session_hash, admin, created_at,"
                 " last_seen_at) VALUES (?,?,?,?)",
-                (session.session_hash, session.admin, session.created_at,
-                 session.last_seen_at),
+                (
+                    session.session_hash,
+                    session.admin,
+                    session.created_at,
+                    session.last_seen_at,
+                ),
             )
 
     def get_session(self, session_hash: str) -> AdminSession | None:
@@ -522,16 +596,29 @@ class Storage:
             )
             return cur.rowcount
 
-    def append_audit(self, at: int, admin: str, action: str, target: str,
-                     address: str, details: dict[str, Any]) -> None:
+    def append_audit(
+        self,
+        at: int,
+        admin: str,
+        action: str,
+        target: str,
+        address: str,
+        details: dict[str, Any],
+    ) -> None:
         # The only statement that touches audit_log besides SELECT: entries
         # are added, never changed (the table's triggers refuse that too).
         with self._write() as tx:
             tx.execute(
                 "INSERT INTO audit_log (at, admin, action, target, address, details)"
                 " VALUES (?,?,?,?,?,?)",
-                (at, admin, action, target, address,
-                 json.dumps(details, ensure_ascii=False, sort_keys=True)),
+                (
+                    at,
+                    admin,
+                    action,
+                    target,
+                    address,
+                    json.dumps(details, ensure_ascii=False, sort_keys=True),
+                ),
             )
 
     def audit_entries(self, before: int | None, limit: int) -> list[AuditEntry]:
@@ -539,8 +626,9 @@ class Storage:
         if before is not None:
             sql, params = sql + " WHERE entry_id < ?", [before, limit]
         rows = self._read(sql + " ORDER BY entry_id DESC LIMIT ?", tuple(params))
-        return [AuditEntry(**{**dict(r), "details": json.loads(r["details"])})
-                for r in rows]
+        return [
+            AuditEntry(**{**dict(r), "details": json.loads(r["details"])}) for r in rows
+        ]
 
     # -- webhooks ------------------------------------------------------------------
     #
@@ -554,9 +642,15 @@ class Storage:
             tx.execute(
                 "INSERT INTO webhook_endpoints (endpoint_id, owner_id, url, events,"
                 " secret, enabled, created_at) VALUES (?,?,?,?,?,?,?)",
-                (endpoint.endpoint_id, endpoint.owner_id, endpoint.url,
-                 " ".join(endpoint.events), secret, int(endpoint.enabled),
-                 endpoint.created_at),
+                (
+                    endpoint.endpoint_id,
+                    endpoint.owner_id,
+                    endpoint.url,
+                    " ".join(endpoint.events),
+                    secret,
+                    int(endpoint.enabled),
+                    endpoint.created_at,
+                ),
             )
 
     _ENDPOINT_COLUMNS = "endpoint_id, owner_id, url, events, enabled, created_at"
@@ -599,8 +693,9 @@ class Storage:
             )
             return cur.rowcount == 1
 
-    def enqueue_deliveries(self, deliveries: list[Delivery],
-                           once: tuple[str, str, str, int] | None = None) -> bool:
+    def enqueue_deliveries(
+        self, deliveries: list[Delivery], once: tuple[str, str, str, int] | None = None
+    ) -> bool:
         """Put deliveries in the outbox in one transaction.
 
         With `once` = (key id, month, event, at), the deliveries go in only if
@@ -620,19 +715,32 @@ class Storage:
             tx.executemany(
                 "INSERT INTO webhook_deliveries (delivery_id, endpoint_id, event,"
                 " body, created_at, next_attempt_at) VALUES (?,?,?,?,?,?)",
-                [(d.delivery_id, d.endpoint_id, d.event, d.body, d.created_at,
-                  d.next_attempt_at) for d in deliveries],
+                [
+                    (
+                        d.delivery_id,
+                        d.endpoint_id,
+                        d.event,
+                        d.body,
+                        d.created_at,
+                        d.next_attempt_at,
+                    )
+                    for d in deliveries
+                ],
             )
         return True
 
     def quota_event_recorded(self, key_id: str, month: str, event: str) -> bool:
-        return bool(self._read(
-            "SELECT 1 FROM quota_events WHERE key_id = ? AND month = ? AND event = ?",
-            (key_id, month, event),
-        ))
+        return bool(
+            self._read(
+                "SELECT 1 FROM quota_events"
+                " WHERE key_id = ? AND month = ? AND event = ?",
+                (key_id, month, event),
+            )
+        )
 
-    def claim_due_deliveries(self, now: int, lease: int,
-                             limit: int = 20) -> list[Delivery]:
+    def claim_due_deliveries(
+        self, now: int, lease: int, limit: int = 20
+    ) -> list[Delivery]:
         """Pending deliveries due by `now`, each pushed `lease` seconds ahead.
 
         The lease keeps a second sender on the same database off them while
@@ -659,22 +767,33 @@ class Storage:
             )
         return [_delivery(r) for r in rows]
 
-    def record_attempt(self, attempt: Attempt, status: str,
-                       next_attempt_at: int | None) -> None:
+    def record_attempt(
+        self, attempt: Attempt, status: str, next_attempt_at: int | None
+    ) -> None:
         """Log one attempt and move its delivery on, in one transaction."""
         with self._write() as tx:
             tx.execute(
                 "INSERT INTO webhook_attempts (delivery_id, at, status_code, error,"
                 " duration_ms) VALUES (?,?,?,?,?)",
-                (attempt.delivery_id, attempt.at, attempt.status_code, attempt.error,
-                 attempt.duration_ms),
+                (
+                    attempt.delivery_id,
+                    attempt.at,
+                    attempt.status_code,
+                    attempt.error,
+                    attempt.duration_ms,
+                ),
             )
             tx.execute(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?,"
                 " next_attempt_at = ?, last_status_code = ?, last_error = ?"
                 " WHERE delivery_id = ?",
-                (status, next_attempt_at, attempt.status_code, attempt.error,
-                 attempt.delivery_id),
+                (
+                    status,
+                    next_attempt_at,
+                    attempt.status_code,
+                    attempt.error,
+                    attempt.delivery_id,
+                ),
             )
 
     def get_delivery(self, delivery_id: str) -> Delivery | None:
@@ -683,9 +802,12 @@ class Storage:
         )
         return _delivery(rows[0]) if rows else None
 
-    def list_deliveries(self, endpoint_id: str | None = None,
-                        owner_id: str | None = None,
-                        limit: int = 50) -> list[Delivery]:
+    def list_deliveries(
+        self,
+        endpoint_id: str | None = None,
+        owner_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]:
         """The newest deliveries first, of one endpoint, one owner, or all."""
         sql, params = "SELECT d.* FROM webhook_deliveries d", []
         if owner_id is not None:
@@ -741,38 +863,54 @@ def _statements(sql: str) -> list[str]:
 
 def _owner(row: sqlite3.Row) -> Owner:
     return Owner(
-        owner_id=row["owner_id"], name=row["name"], plan_name=row["plan_name"],
-        plan_status=row["plan_status"], plan_source=row["plan_source"],
-        active_until=row["active_until"], created_at=row["created_at"],
+        owner_id=row["owner_id"],
+        name=row["name"],
+        plan_name=row["plan_name"],
+        plan_status=row["plan_status"],
+        plan_source=row["plan_source"],
+        active_until=row["active_until"],
+        created_at=row["created_at"],
     )
 
 
 def _snapshot(row: sqlite3.Row) -> SnapshotRecord:
     return SnapshotRecord(
-        snapshot_id=row["snapshot_id"], owner_id=row["owner_id"],
-        snapshot_date=row["snapshot_date"], version=row["version"],
-        source=row["source"], status=row["status"],
+        snapshot_id=row["snapshot_id"],
+        owner_id=row["owner_id"],
+        snapshot_date=row["snapshot_date"],
+        version=row["version"],
+        source=row["source"],
+        status=row["status"],
         primary_language=row["primary_language"],
         languages=tuple(filter(None, row["languages"].split(","))),
-        has_narratives=bool(row["has_narratives"]), imported_at=row["imported_at"],
+        has_narratives=bool(row["has_narratives"]),
+        imported_at=row["imported_at"],
     )
 
 
 def _key(row: sqlite3.Row) -> ApiKey:
     return ApiKey(
-        key_id=row["key_id"], owner_id=row["owner_id"], name=row["name"],
-        key_hash=row["key_hash"], scopes=tuple(row["scopes"].split()),
-        monthly_quota=row["monthly_quota"], created_at=row["created_at"],
+        key_id=row["key_id"],
+        owner_id=row["owner_id"],
+        name=row["name"],
+        key_hash=row["key_hash"],
+        scopes=tuple(row["scopes"].split()),
+        monthly_quota=row["monthly_quota"],
+        created_at=row["created_at"],
         expires_at=row["expires_at"],
         allowed_networks=tuple(row["allowed_networks"].split()),
-        revoked_at=row["revoked_at"], last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
     )
 
 
 def _endpoint(row: sqlite3.Row) -> Endpoint:
     return Endpoint(
-        endpoint_id=row["endpoint_id"], owner_id=row["owner_id"], url=row["url"],
-        events=tuple(row["events"].split()), enabled=bool(row["enabled"]),
+        endpoint_id=row["endpoint_id"],
+        owner_id=row["owner_id"],
+        url=row["url"],
+        events=tuple(row["events"].split()),
+        enabled=bool(row["enabled"]),
         created_at=row["created_at"],
     )
 

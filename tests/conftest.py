@@ -81,8 +81,13 @@ class World:
     def new_key(self, owner_id: str | None = None, **kw) -> str:
         from afinitwin_appliance import manage
 
-        created = manage.create_key(self.storage, self.clock, owner_id or self.owner_id,
-                                    kw.pop("name", "test"), **kw)
+        created = manage.create_key(
+            self.storage,
+            self.clock,
+            owner_id or self.owner_id,
+            kw.pop("name", "test"),
+            **kw,
+        )
         return created.plaintext
 
 
@@ -91,13 +96,19 @@ def make_world(storage, settings, clock, remote="127.0.0.1") -> World:
     from afinitwin_appliance.api import Api
 
     owner = manage.add_owner(storage, clock, "Lucía")
-    manage.import_snapshot(storage, clock, owner.owner_id,
-                           (SNAPSHOTS / "lucia-ortega.yaml").read_bytes(), "lucia.yaml")
+    manage.import_snapshot(
+        storage,
+        clock,
+        owner.owner_id,
+        (SNAPSHOTS / "lucia-ortega.yaml").read_bytes(),
+        "lucia.yaml",
+    )
     created = manage.create_key(storage, clock, owner.owner_id, "CRM production")
     api = Api(storage, settings, clock)
     app = webtest.TestApp(api, extra_environ={"REMOTE_ADDR": remote})
-    return World(storage, clock, api, app, owner.owner_id, created.plaintext,
-                 created.key.key_id)
+    return World(
+        storage, clock, api, app, owner.owner_id, created.plaintext, created.key.key_id
+    )
 
 
 @pytest.fixture
@@ -111,13 +122,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(*args: str, config_path: Path | None = None, check: bool = True,
-        env: dict | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str,
+    config_path: Path | None = None,
+    check: bool = True,
+    env: dict | None = None,
+) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "afinitwin_appliance"]
     if config_path is not None:
         argv += ["--config", str(config_path)]
-    result = subprocess.run(argv + list(args), capture_output=True, text=True,
-                            env={**os.environ, **(env or {})}, timeout=60)
+    result = subprocess.run(
+        argv + list(args),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"{args} failed: {result.stderr}")
     return result
@@ -128,9 +148,19 @@ class RunningServer:
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "afinitwin_appliance", "--config", str(config_path),
-             "serve", "--port", str(port)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "afinitwin_appliance",
+                "--config",
+                str(config_path),
+                "serve",
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env={**os.environ, **(env or {})},
         )
         deadline = time.monotonic() + 20
@@ -154,12 +184,29 @@ class RunningServer:
 def appliance_dir(tmp_path: Path):
     """A configuration in tmp_path, an owner with Lucía's snapshot and a key."""
     cfg = tmp_path / "appliance.toml"
-    cfg.write_text('[storage]\ndatabase = "data/afinitwin.db"\n[log]\nlevel = "warning"\n')
+    cfg.write_text(
+        '[storage]\ndatabase = "data/afinitwin.db"\n[log]\nlevel = "warning"\n'
+    )
     cli("init", config_path=cfg)
-    owner = cli("owner", "add", "--name", "Lucía", "--plan", "professional", "--quiet",
-                config_path=cfg).stdout.strip()
-    cli("snapshot", "import", "--owner", owner, str(SNAPSHOTS / "lucia-ortega.yaml"),
-        "--quiet", config_path=cfg)
+    owner = cli(
+        "owner",
+        "add",
+        "--name",
+        "Lucía",
+        "--plan",
+        "professional",
+        "--quiet",
+        config_path=cfg,
+    ).stdout.strip()
+    cli(
+        "snapshot",
+        "import",
+        "--owner",
+        owner,
+        str(SNAPSHOTS / "lucia-ortega.yaml"),
+        "--quiet",
+        config_path=cfg,
+    )
     return cfg, owner
 
 

@@ -998,3 +998,45 @@ def test_cli_passwd_changes_the_password_and_is_audited(cli_config, tmp_path):
         ("admin.add", "root", "command line"),
     ]
     store.close()
+
+
+def test_a_burst_of_sign_ins_ties_up_at_most_two_threads():
+    import threading
+
+    from afinitwin_appliance import admins
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    class SlowHasher(PasswordHasher):
+        def verify(self, hash, password):  # noqa: A002
+            entered.set()
+            release.wait(10)
+            raise admins.VerificationError("no")
+
+    passwords = admins.Passwords(SlowHasher(), concurrency=1)
+    passwords._dummy = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
+    results: list[str] = []
+
+    def attempt():
+        try:
+            passwords.verify(None, "wrong password!")
+            results.append("checked")
+        except admins.Busy:
+            results.append("busy")
+
+    working = threading.Thread(target=attempt)
+    working.start()
+    entered.wait(10)
+    waiting = threading.Thread(target=attempt)
+    waiting.start()
+    turned_away = [threading.Thread(target=attempt) for _ in range(5)]
+    for t in turned_away:
+        t.start()
+    for t in turned_away:
+        t.join(10)
+    assert results == ["busy"] * 5  # answered at once, while one works, one waits
+    release.set()
+    working.join(10)
+    waiting.join(10)
+    assert results == ["busy"] * 5 + ["checked", "checked"]

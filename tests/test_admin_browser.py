@@ -198,13 +198,15 @@ def test_admin_manages_owner_snapshot_and_key_end_to_end(appliance, watched):
 
     # An invalid document: every problem is listed with its path.
     page.get_by_role("link", name="Snapshots").click()
-    page.evaluate("""() => {
+    page.evaluate(
+        """() => {
         window.progressSeen = false;
         new MutationObserver(() => {
             const p = document.querySelector('.upload-progress');
             if (p && !p.hidden) window.progressSeen = true;
         }).observe(document.body, {subtree: true, attributes: true, childList: true});
-    }""")
+    }"""
+    )
     page.set_input_files(
         "#snapshot-file", str(SNAPSHOTS / "invalid-several-errors.yaml")
     )

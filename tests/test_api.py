@@ -52,16 +52,30 @@ def test_me_reports_plan_quota_and_twins(world):
         "keyName": "CRM production",
         "userId": world.owner_id,
         "scopes": ["twin:read"],
-        "plan": {"name": "professional", "status": "active", "source": "manual",
-                 "activeUntil": None},
-        "quota": {"monthlyLimit": 10000, "used": 1, "remaining": 9999,
-                  "resetsAt": "2027-01-01T00:00:00Z"},
+        "plan": {
+            "name": "professional",
+            "status": "active",
+            "source": "manual",
+            "activeUntil": None,
+        },
+        "quota": {
+            "monthlyLimit": 10000,
+            "used": 1,
+            "remaining": 9999,
+            "resetsAt": "2027-01-01T00:00:00Z",
+        },
         "twins": {
-            "ready": 1, "total": 1,
+            "ready": 1,
+            "total": 1,
             "latest": {
-                "id": LUCIA, "snapshotDate": "2026-11-01", "version": "3.4.0",
-                "source": "plan_included", "status": "ready", "primaryLanguage": "es",
-                "languages": ["es", "en"], "hasNarratives": True,
+                "id": LUCIA,
+                "snapshotDate": "2026-11-01",
+                "version": "3.4.0",
+                "source": "plan_included",
+                "status": "ready",
+                "primaryLanguage": "es",
+                "languages": ["es", "en"],
+                "hasNarratives": True,
                 "importedAt": "2026-12-04T13:57:22Z",
             },
         },
@@ -78,8 +92,13 @@ def test_json_is_written_with_real_non_ascii_characters(world):
 def test_historic_lists_every_snapshot_newest_first(world):
     world.clock.advance(10)
     for name in ("tom-whitfield.json", "tom-whitfield-generating.json"):
-        manage.import_snapshot(world.storage, world.clock, world.owner_id,
-                               (SNAPSHOTS / name).read_bytes(), name)
+        manage.import_snapshot(
+            world.storage,
+            world.clock,
+            world.owner_id,
+            (SNAPSHOTS / name).read_bytes(),
+            name,
+        )
     resp = world.get("/historic")
     assert resp.status_int == 200
     # Same snapshotDate: the later import comes first.
@@ -102,8 +121,12 @@ def test_snapshot_shows_summary_presets_and_sections_never_the_profile(world):
 
 def test_another_owners_snapshot_is_the_same_404_as_a_missing_one(world):
     other = manage.add_owner(world.storage, world.clock, "Tom")
-    manage.import_snapshot(world.storage, world.clock, other.owner_id,
-                           (SNAPSHOTS / "tom-whitfield.json").read_bytes())
+    manage.import_snapshot(
+        world.storage,
+        world.clock,
+        other.owner_id,
+        (SNAPSHOTS / "tom-whitfield.json").read_bytes(),
+    )
     theirs = world.get("/snapshots/snp_tom_2026_10")
     missing = world.get("/snapshots/snp_nothing")
     assert theirs.status_int == missing.status_int == 404
@@ -114,12 +137,15 @@ def test_another_owners_snapshot_is_the_same_404_as_a_missing_one(world):
 # -- preset ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt,ctype", [
-    ("json", "application/json; charset=utf-8"),
-    ("yaml", "application/yaml; charset=utf-8"),
-    ("md", "text/markdown; charset=utf-8"),
-    ("txt", "text/plain; charset=utf-8"),
-])
+@pytest.mark.parametrize(
+    "fmt,ctype",
+    [
+        ("json", "application/json; charset=utf-8"),
+        ("yaml", "application/yaml; charset=utf-8"),
+        ("md", "text/markdown; charset=utf-8"),
+        ("txt", "text/plain; charset=utf-8"),
+    ],
+)
 def test_preset_formats_have_their_content_types(world, fmt, ctype):
     resp = world.get(f"/preset/estandar?format={fmt}")
     assert resp.status_int == 200
@@ -133,9 +159,18 @@ def test_preset_formats_have_their_content_types(world, fmt, ctype):
 def test_preset_json_is_the_artifact_with_md_as_system_prompt(world):
     art = world.get("/preset/estandar?lang=en&variant=claude").json
     md = world.get("/preset/estandar?lang=en&variant=claude&format=md").text
-    assert list(art) == ["preset", "snapshotId", "snapshotDate", "lang",
-                         "contentLanguages", "variant", "includeNarratives",
-                         "systemPrompt", "sections", "approxTokens"]
+    assert list(art) == [
+        "preset",
+        "snapshotId",
+        "snapshotDate",
+        "lang",
+        "contentLanguages",
+        "variant",
+        "includeNarratives",
+        "systemPrompt",
+        "sections",
+        "approxTokens",
+    ]
     assert art["preset"] == "estandar" and art["snapshotId"] == LUCIA
     assert art["lang"] == "en" and art["variant"] == "claude"
     assert art["includeNarratives"] is False
@@ -148,8 +183,9 @@ def test_preset_same_query_gives_identical_bytes_and_etag_gives_304(world):
     assert first.body == second.body
     etag = first.headers["ETag"]
     assert etag.startswith('"') and etag.endswith('"')
-    again = world.get("/preset/estandar?format=md&lang=en",
-                      headers={"If-None-Match": etag})
+    again = world.get(
+        "/preset/estandar?format=md&lang=en", headers={"If-None-Match": etag}
+    )
     assert again.status_int == 304
     assert again.body == b""
     assert again.headers["ETag"] == etag
@@ -169,15 +205,18 @@ def test_unknown_query_parameters_are_ignored(world):
     assert extra.status_int == 200 and extra.body == plain.body
 
 
-@pytest.mark.parametrize("query,param", [
-    ("format=pdf", "format"),
-    ("lang=ru", "lang"),
-    ("variant=llama", "variant"),
-    ("includeNarratives=yes", "includeNarratives"),
-    ("format=", "format"),
-    ("lang=en&lang=es", "lang"),
-    ("format=md&format=md", "format"),
-])
+@pytest.mark.parametrize(
+    "query,param",
+    [
+        ("format=pdf", "format"),
+        ("lang=ru", "lang"),
+        ("variant=llama", "variant"),
+        ("includeNarratives=yes", "includeNarratives"),
+        ("format=", "format"),
+        ("lang=en&lang=es", "lang"),
+        ("format=md&format=md", "format"),
+    ],
+)
 def test_bad_or_repeated_query_values_are_invalid_parameter(world, query, param):
     resp = world.get(f"/preset/estandar?{query}")
     assert resp.status_int == 400
@@ -188,7 +227,9 @@ def test_bad_or_repeated_query_values_are_invalid_parameter(world, query, param)
 def test_invalid_parameter_lists_the_allowed_values(world):
     resp = world.get("/preset/estandar?variant=llama")
     assert resp.json["error"]["details"] == {
-        "parameter": "variant", "allowed": ["claude", "gpt", "gemini", "generic"]}
+        "parameter": "variant",
+        "allowed": ["claude", "gpt", "gemini", "generic"],
+    }
 
 
 def test_unknown_preset_lists_the_known_ones(world):
@@ -199,8 +240,12 @@ def test_unknown_preset_lists_the_known_ones(world):
 
 
 def test_purchase_id_chooses_the_snapshot(world):
-    manage.import_snapshot(world.storage, world.clock, world.owner_id,
-                           (SNAPSHOTS / "tom-whitfield.json").read_bytes())
+    manage.import_snapshot(
+        world.storage,
+        world.clock,
+        world.owner_id,
+        (SNAPSHOTS / "tom-whitfield.json").read_bytes(),
+    )
     resp = world.get("/preset/estandar?purchaseId=snp_tom_2026_10&format=md")
     assert resp.status_int == 200
     assert resp.headers["X-Twin-Snapshot-Id"] == "snp_tom_2026_10"
@@ -208,8 +253,12 @@ def test_purchase_id_chooses_the_snapshot(world):
 
 
 def test_generating_snapshot_is_not_ready(world):
-    manage.import_snapshot(world.storage, world.clock, world.owner_id,
-                           (SNAPSHOTS / "tom-whitfield-generating.json").read_bytes())
+    manage.import_snapshot(
+        world.storage,
+        world.clock,
+        world.owner_id,
+        (SNAPSHOTS / "tom-whitfield-generating.json").read_bytes(),
+    )
     resp = world.get("/preset/estandar?purchaseId=snp_tom_2026_11")
     assert resp.status_int == 409
     assert error_of(resp) == "SNAPSHOT_NOT_READY"
@@ -218,8 +267,12 @@ def test_generating_snapshot_is_not_ready(world):
 def test_owner_with_only_unready_snapshots_gets_not_ready(storage, settings, clock):
     w = make_world(storage, settings, clock)
     other = manage.add_owner(storage, clock, "Tom")
-    manage.import_snapshot(storage, clock, other.owner_id,
-                           (SNAPSHOTS / "tom-whitfield-generating.json").read_bytes())
+    manage.import_snapshot(
+        storage,
+        clock,
+        other.owner_id,
+        (SNAPSHOTS / "tom-whitfield-generating.json").read_bytes(),
+    )
     key = w.new_key(other.owner_id)
     resp = w.get("/preset/estandar", key=key)
     assert resp.status_int == 409
@@ -247,8 +300,9 @@ def test_no_key_is_missing_api_key(world):
 
 def test_bearer_is_accepted_in_any_case(world):
     for scheme in ("Bearer", "bearer", "BEARER"):
-        resp = world.get("/health", key=None,
-                         headers={"Authorization": f"{scheme} {world.key}"})
+        resp = world.get(
+            "/health", key=None, headers={"Authorization": f"{scheme} {world.key}"}
+        )
         assert resp.status_int == 200, scheme
 
 
@@ -261,21 +315,26 @@ def test_same_key_in_both_headers_is_fine_different_ones_are_refused(world):
     assert error_of(both) == "INVALID_API_KEY"
 
 
-@pytest.mark.parametrize("make_header", [
-    lambda k: {"X-Twin-Key": k.upper()},
-    lambda k: {"X-Twin-Key": k[:-1]},
-    lambda k: {"X-Twin-Key": k + "0"},
-    lambda k: {"X-Twin-Key": "“" + k + "”"},
-    lambda k: {"X-Twin-Key": "atk_live_ñandú"},
-    lambda k: {"X-Twin-Key": "atk_live_" + "a" * 10_000},
-    lambda k: {"Authorization": "Basic " + k},
-    lambda k: {"Authorization": "Bearer"},
-    lambda k: {"Authorization": k},
-    lambda k: {"X-Twin-Key": ""},
-])
+@pytest.mark.parametrize(
+    "make_header",
+    [
+        lambda k: {"X-Twin-Key": k.upper()},
+        lambda k: {"X-Twin-Key": k[:-1]},
+        lambda k: {"X-Twin-Key": k + "0"},
+        lambda k: {"X-Twin-Key": "“" + k + "”"},
+        lambda k: {"X-Twin-Key": "atk_live_ñandú"},
+        lambda k: {"X-Twin-Key": "atk_live_" + "a" * 10_000},
+        lambda k: {"Authorization": "Basic " + k},
+        lambda k: {"Authorization": "Bearer"},
+        lambda k: {"Authorization": k},
+        lambda k: {"X-Twin-Key": ""},
+    ],
+)
 def test_malformed_keys_are_invalid_never_500(world, make_header):
-    headers = {name: value.encode("utf-8").decode("latin-1")
-               for name, value in make_header(world.key).items()}
+    headers = {
+        name: value.encode("utf-8").decode("latin-1")
+        for name, value in make_header(world.key).items()
+    }
     resp = world.get("/health", key=None, headers=headers)
     assert resp.status_int == 401
     assert error_of(resp) == "INVALID_API_KEY"
@@ -323,8 +382,9 @@ def test_lapsed_plan_pauses_keys_without_deleting_them(world):
 
 
 def test_plan_past_active_until_is_inactive(world):
-    world.storage.set_plan(world.owner_id, "professional", "active", "stripe",
-                           int(utc(2026, 12, 31)))
+    world.storage.set_plan(
+        world.owner_id, "professional", "active", "stripe", int(utc(2026, 12, 31))
+    )
     assert world.get("/health").status_int == 200
     world.clock.t = utc(2026, 12, 31)
     assert error_of(world.get("/health")) == "SUBSCRIPTION_INACTIVE"
@@ -357,16 +417,18 @@ def test_unknown_route_is_a_json_not_found(world):
 
 
 def test_wrong_method_is_405_with_allow(world):
-    resp = world.app.post(BASE + "/health", headers={"X-Twin-Key": world.key},
-                          expect_errors=True)
+    resp = world.app.post(
+        BASE + "/health", headers={"X-Twin-Key": world.key}, expect_errors=True
+    )
     assert resp.status_int == 405
     assert resp.headers["Allow"] == "GET, HEAD"
     assert error_of(resp) == "METHOD_NOT_ALLOWED"
 
 
 def test_head_is_answered_like_get_and_counted_once(world):
-    resp = world.app.head(BASE + "/preset/estandar?format=md",
-                          headers={"X-Twin-Key": world.key})
+    resp = world.app.head(
+        BASE + "/preset/estandar?format=md", headers={"X-Twin-Key": world.key}
+    )
     assert resp.status_int == 200
     assert resp.body == b""
     assert resp.headers["X-Twin-Quota-Used"] == "1"
@@ -391,6 +453,7 @@ def test_json_content_type_on_get_is_ignored(world):
 def test_unexpected_failure_is_an_internal_error_envelope(world, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("kaboom with a secret " + world.key)
+
     monkeypatch.setattr(world.storage, "list_snapshots", boom)
     resp = world.get("/historic")
     assert resp.status_int == 500
@@ -400,6 +463,7 @@ def test_unexpected_failure_is_an_internal_error_envelope(world, monkeypatch):
 
 def test_busy_storage_is_503_with_retry_after(world):
     import sqlite3
+
     world.storage.busy_timeout_ms = 50
     world.storage.close()
     blocker = sqlite3.connect(world.storage.path, isolation_level=None)
@@ -423,11 +487,17 @@ def test_served_prompt_matches_the_golden_rendering(world):
 def test_lone_surrogates_in_a_batch_are_invalid_body(storage, settings, clock):
     w = make_world(storage, settings, clock)
     key = w.new_key(scopes=["twin:write"])
-    for body in ('{"facts":[{"category":"hobbies","value":"ab\\ud800cd","consent":true}]}',
-                 '{"annotations":[{"tag":"abc","text":"abc","consent":true,"\\ud800":1}]}'):
+    for body in (
+        '{"facts":[{"category":"hobbies","value":"ab\\ud800cd","consent":true}]}',
+        '{"annotations":[{"tag":"abc","text":"abc","consent":true,"\\ud800":1}]}',
+    ):
         path = "/life-facts" if "facts" in body else "/annotations"
-        resp = w.app.post(BASE + path, body, headers={
-            "X-Twin-Key": key, "Content-Type": "application/json"}, expect_errors=True)
+        resp = w.app.post(
+            BASE + path,
+            body,
+            headers={"X-Twin-Key": key, "Content-Type": "application/json"},
+            expect_errors=True,
+        )
         assert resp.status_int == 400
         assert error_of(resp) == "INVALID_BODY"
 
@@ -437,7 +507,9 @@ def test_log_lines_carry_no_forged_lines_and_no_key(world, caplog):
     world.get("/snapshots/x%0d%0aFORGED%20INFO%20line")
     world.get(f"/snapshots/{world.key}")
     world.get("/snapshots/snp%00")
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("request")]
+    lines = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("request")
+    ]
     assert len(lines) == 3
     assert all("\n" not in l and "\r" not in l and "\x00" not in l for l in lines)
     assert all(world.key not in l and world.key[18:] not in l for l in lines)
@@ -449,28 +521,37 @@ def test_refusal_after_identification_logs_the_key_id(world, caplog):
     caplog.set_level("INFO", logger="afinitwin_appliance.api")
     world.storage.set_plan(world.owner_id, "professional", "lapsed", "manual", None)
     world.get("/me")
-    assert f"key={world.key_id} GET /v1/public/twin/me status=403" in caplog.records[-1].getMessage()
+    assert (
+        f"key={world.key_id} GET /v1/public/twin/me status=403"
+        in caplog.records[-1].getMessage()
+    )
 
 
-@pytest.mark.parametrize("host,expected", [
-    ("127.0.0.1:8080", "http://127.0.0.1:8080/admin/#review"),
-    ("twin.internal", "http://twin.internal/admin/#review"),
-    ("evil.example.com:443/x?", "http://localhost:80/admin/#review"),
-    ('127.0.0.1:1"><script>', "http://localhost:80/admin/#review"),
-])
+@pytest.mark.parametrize(
+    "host,expected",
+    [
+        ("127.0.0.1:8080", "http://127.0.0.1:8080/admin/#review"),
+        ("twin.internal", "http://twin.internal/admin/#review"),
+        ("evil.example.com:443/x?", "http://localhost:80/admin/#review"),
+        ('127.0.0.1:1"><script>', "http://localhost:80/admin/#review"),
+    ],
+)
 def test_inbox_url_uses_only_a_plain_host_header(world, host, expected):
     key = world.new_key(scopes=["twin:write"])
     resp = world.app.post(
         BASE + "/annotations",
         '{"annotations":[{"tag":"tone","text":"short answers","consent":true}]}',
         headers={"X-Twin-Key": key, "Content-Type": "application/json", "Host": host},
-        expect_errors=True)
+        expect_errors=True,
+    )
     assert resp.status_int == 202
     assert resp.json["inboxUrl"] == expected
 
 
 def test_key_state_follows_revocation_and_expiry(world):
-    key = world.storage.get_key(world.new_key(expires_at=int(world.clock.now()) + 10)[9:17])
+    key = world.storage.get_key(
+        world.new_key(expires_at=int(world.clock.now()) + 10)[9:17]
+    )
     assert manage.key_state(key, world.clock.now()) == "live"
     assert manage.key_state(key, world.clock.now() + 10) == "expired"
     revoked = manage.revoke_key(world.storage, world.clock, key.key_id)
@@ -492,9 +573,21 @@ def test_changes_from_another_connection_are_seen_on_the_next_request(world):
 
 
 def test_a_newer_snapshot_is_served_as_soon_as_it_is_imported(world):
-    assert world.get("/preset/estandar?format=md").headers["X-Twin-Snapshot-Id"] == LUCIA
-    doc = (SNAPSHOTS / "tom-whitfield.json").read_text().replace(
-        '"2026-10-01"', '"2026-12-01"')
+    assert (
+        world.get("/preset/estandar?format=md").headers["X-Twin-Snapshot-Id"] == LUCIA
+    )
+    doc = (
+        (SNAPSHOTS / "tom-whitfield.json")
+        .read_text()
+        .replace('"2026-10-01"', '"2026-12-01"')
+    )
     manage.import_snapshot(world.storage, world.clock, world.owner_id, doc.encode())
     resp = world.get("/preset/estandar?format=md")
     assert resp.headers["X-Twin-Snapshot-Id"] == "snp_tom_2026_10"
+
+
+def test_a_key_shaped_request_id_is_neither_echoed_nor_logged(world, caplog):
+    caplog.set_level("INFO", logger="afinitwin_appliance.api")
+    resp = world.get("/health", key=None, headers={"X-Request-Id": world.key})
+    assert resp.headers["X-Request-Id"] != world.key
+    assert world.key not in caplog.text

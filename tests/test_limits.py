@@ -15,13 +15,16 @@ from conftest import make_world, utc
 # -- month arithmetic -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("instant,month,reset", [
-    (utc(2026, 12, 31, 23, 59, 59), "2026-12", utc(2027, 1, 1)),
-    (utc(2027, 1, 1, 0, 0, 0), "2027-01", utc(2027, 2, 1)),
-    (utc(2028, 2, 29, 23, 59, 59), "2028-02", utc(2028, 3, 1)),
-    (utc(2028, 3, 1), "2028-03", utc(2028, 4, 1)),
-    (utc(2027, 2, 28, 23, 59, 59), "2027-02", utc(2027, 3, 1)),
-])
+@pytest.mark.parametrize(
+    "instant,month,reset",
+    [
+        (utc(2026, 12, 31, 23, 59, 59), "2026-12", utc(2027, 1, 1)),
+        (utc(2027, 1, 1, 0, 0, 0), "2027-01", utc(2027, 2, 1)),
+        (utc(2028, 2, 29, 23, 59, 59), "2028-02", utc(2028, 3, 1)),
+        (utc(2028, 3, 1), "2028-03", utc(2028, 4, 1)),
+        (utc(2027, 2, 28, 23, 59, 59), "2027-02", utc(2027, 3, 1)),
+    ],
+)
 def test_month_and_reset_instant(instant, month, reset):
     assert quota.month_of(instant) == month
     assert quota.next_reset(instant) == reset
@@ -43,8 +46,12 @@ def test_quota_count_restarts_at_midnight_utc_on_the_first(storage, settings, cl
     clock.t = utc(2028, 3, 1, 0, 0, 0)
     resp = w.get("/me", key=key)
     assert resp.status_int == 200
-    assert resp.json["quota"] == {"monthlyLimit": 2, "used": 1, "remaining": 1,
-                                  "resetsAt": "2028-04-01T00:00:00Z"}
+    assert resp.json["quota"] == {
+        "monthlyLimit": 2,
+        "used": 1,
+        "remaining": 1,
+        "resetsAt": "2028-04-01T00:00:00Z",
+    }
 
 
 def test_refused_and_free_requests_never_count(world):
@@ -104,13 +111,18 @@ def test_each_endpoint_has_its_own_budget(world):
 
 
 def test_per_address_budget_throttles_key_guessing(storage, tmp_path, clock):
-    settings = config.load(None, {
-        "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
-        "AFINITWIN_RATE_LIMITS_PER_ADDRESS_HEALTH": "3",
-    })
+    settings = config.load(
+        None,
+        {
+            "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
+            "AFINITWIN_RATE_LIMITS_PER_ADDRESS_HEALTH": "3",
+        },
+    )
     w = make_world(storage, settings, clock)
-    codes = [w.get("/health", key="atk_live_0badc0de_" + "0" * 32).status_int
-             for _ in range(4)]
+    codes = [
+        w.get("/health", key="atk_live_0badc0de_" + "0" * 32).status_int
+        for _ in range(4)
+    ]
     assert codes == [401, 401, 401, 429]
     refused = w.get("/health")
     assert refused.json["error"]["code"] == "RATE_LIMITED"
@@ -124,7 +136,9 @@ def test_limiter_memory_is_bounded_after_100000_addresses():
     now = 1_000_000.0
     tracemalloc.start()
     for i in range(100_000):
-        limiter.hit(("address", "me", f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}"), 5, now)
+        limiter.hit(
+            ("address", "me", f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}"), 5, now
+        )
         now += 0.01  # 100,000 callers over 1,000 s: at most 6,000 live at once
     held, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -142,14 +156,22 @@ def test_limiter_caps_buckets_even_when_all_are_live():
 def test_limiter_window_is_exact():
     limiter = SlidingWindowLimiter()
     assert [limiter.hit("b", 2, t).allowed for t in (0, 1, 59.9, 60, 61, 61)] == [
-        True, True, False, True, True, False]
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]
 
 
 # -- client address -----------------------------------------------------------------
 
 
 def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy():
-    trusted = config.load(None, {"AFINITWIN_SERVER_TRUSTED_PROXIES": "10.0.0.5"}).trusted_networks
+    trusted = config.load(
+        None, {"AFINITWIN_SERVER_TRUSTED_PROXIES": "10.0.0.5"}
+    ).trusted_networks
     assert client_address("192.0.2.1", "203.0.113.9", trusted) == "192.0.2.1"
     assert client_address("10.0.0.5", "203.0.113.9", trusted) == "203.0.113.9"
     assert client_address("10.0.0.5", "1.1.1.1, 203.0.113.9", trusted) == "203.0.113.9"
@@ -157,23 +179,35 @@ def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy():
     assert client_address("10.0.0.5", "203.0.113.9", ()) == "10.0.0.5"
 
 
-def test_spoofed_forwarded_for_does_not_escape_the_address_budget(storage, tmp_path, clock):
-    settings = config.load(None, {
-        "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
-        "AFINITWIN_RATE_LIMITS_PER_ADDRESS_ME": "2",
-    })
+def test_spoofed_forwarded_for_does_not_escape_the_address_budget(
+    storage, tmp_path, clock
+):
+    settings = config.load(
+        None,
+        {
+            "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
+            "AFINITWIN_RATE_LIMITS_PER_ADDRESS_ME": "2",
+        },
+    )
     w = make_world(storage, settings, clock)
-    codes = [w.get("/me", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_int
-             for i in range(3)]
+    codes = [
+        w.get("/me", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_int
+        for i in range(3)
+    ]
     assert codes == [200, 200, 429]
 
 
 def test_ipv4_mapped_and_plain_addresses_share_one_budget(storage, tmp_path, clock):
-    settings = config.load(None, {
-        "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
-        "AFINITWIN_RATE_LIMITS_PER_ADDRESS_ME": "2",
-    })
+    settings = config.load(
+        None,
+        {
+            "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
+            "AFINITWIN_RATE_LIMITS_PER_ADDRESS_ME": "2",
+        },
+    )
     w = make_world(storage, settings, clock)
-    codes = [w.get("/me", extra_environ={"REMOTE_ADDR": peer}).status_int
-             for peer in ("203.0.113.5", "::ffff:203.0.113.5", "::FFFF:203.0.113.5")]
+    codes = [
+        w.get("/me", extra_environ={"REMOTE_ADDR": peer}).status_int
+        for peer in ("203.0.113.5", "::ffff:203.0.113.5", "::FFFF:203.0.113.5")
+    ]
     assert codes == [200, 200, 429]

@@ -30,15 +30,27 @@ def request(server, path, key=None, method="GET", headers=None, body=None):
 
 
 def new_key(server, *extra):
-    return cli("key", "create", "--owner", server.owner, "--name", "t", "--quiet",
-               *extra, config_path=server.config_path).stdout.strip()
+    return cli(
+        "key",
+        "create",
+        "--owner",
+        server.owner,
+        "--name",
+        "t",
+        "--quiet",
+        *extra,
+        config_path=server.config_path,
+    ).stdout.strip()
 
 
 def test_quota_is_exact_under_concurrency(appliance_dir):
     cfg, owner = appliance_dir
     # Per-minute budgets wide open, so the monthly quota is the only limit.
-    roomy = {f"AFINITWIN_RATE_LIMITS_{scope}{name}": "100000"
-             for scope in ("", "PER_ADDRESS_") for name in ("ME", "PRESET")}
+    roomy = {
+        f"AFINITWIN_RATE_LIMITS_{scope}{name}": "100000"
+        for scope in ("", "PER_ADDRESS_")
+        for name in ("ME", "PRESET")
+    }
     server = RunningServer(cfg, free_port(), env=roomy)
     server.config_path, server.owner = cfg, owner
     key = new_key(server, "--quota", "100")
@@ -58,8 +70,11 @@ def test_quota_is_exact_under_concurrency(appliance_dir):
     for _, headers, _ in results:
         used = int(headers["X-Twin-Quota-Used"])
         assert used <= 100
-        assert used + int(headers["X-Twin-Quota-Remaining"]) == int(
-            headers["X-Twin-Quota-Limit"]) == 100
+        assert (
+            used + int(headers["X-Twin-Quota-Remaining"])
+            == int(headers["X-Twin-Quota-Limit"])
+            == 100
+        )
     assert sorted(int(h["X-Twin-Quota-Used"]) for h in admitted) == list(range(1, 101))
     assert server.stop() == 0
 
@@ -69,7 +84,9 @@ def test_head_over_the_wire_has_no_body_and_counts_once(server):
     status, headers, body = request(server, "/preset/estandar?format=md", key, "HEAD")
     assert status == 200 and body == b""
     assert headers["X-Twin-Quota-Used"] == "1"
-    get_status, get_headers, get_body = request(server, "/preset/estandar?format=md", key)
+    get_status, get_headers, get_body = request(
+        server, "/preset/estandar?format=md", key
+    )
     assert int(get_headers["Content-Length"]) == len(get_body)
     assert headers["Content-Length"] == get_headers["Content-Length"]
     assert headers["ETag"] == get_headers["ETag"]
@@ -92,8 +109,9 @@ def test_rate_limited_answers_keep_their_headers(server):
 
 def test_counts_keys_and_snapshots_survive_kill_9(appliance_dir):
     cfg, owner = appliance_dir
-    key = cli("key", "create", "--owner", owner, "--name", "t", "--quiet",
-              config_path=cfg).stdout.strip()
+    key = cli(
+        "key", "create", "--owner", owner, "--name", "t", "--quiet", config_path=cfg
+    ).stdout.strip()
     first = RunningServer(cfg, free_port())
     for _ in range(5):
         request(first, "/me", key)
@@ -121,8 +139,11 @@ def test_sigterm_finishes_requests_in_flight_then_exits_zero(server):
 
     def slow_client():
         c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        c.request("GET", BASE + "/preset/estandar?format=txt&lang=de",
-                  headers={"X-Twin-Key": key})
+        c.request(
+            "GET",
+            BASE + "/preset/estandar?format=txt&lang=de",
+            headers={"X-Twin-Key": key},
+        )
         r = c.getresponse()
         result["status"], result["body"] = r.status, r.read()
 
@@ -163,11 +184,18 @@ def test_sigterm_lets_a_request_still_uploading_finish(server):
     import time
 
     key = new_key(server, "--scope", "twin:write")
-    body = json.dumps({"annotations": [
-        {"tag": "tone", "text": "Prefers short answers", "consent": True}]}).encode()
-    head = (f"POST {BASE}/annotations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"X-Twin-Key: {key}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    body = json.dumps(
+        {
+            "annotations": [
+                {"tag": "tone", "text": "Prefers short answers", "consent": True}
+            ]
+        }
+    ).encode()
+    head = (
+        f"POST {BASE}/annotations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"X-Twin-Key: {key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     idle = socket.create_connection(("127.0.0.1", server.port))
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(head + body[:10])

@@ -113,13 +113,20 @@ class Setup(Exception):
 def env() -> dict[str, str]:
     # The package may be used from the work tree without being installed.
     path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)}
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT),
+    }
 
 
 def cli(config: Path, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "afinitwin_appliance", "--config", str(config), *args],
-        capture_output=True, text=True, cwd=ROOT, env=env(), timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env(),
+        timeout=120,
     )
     if result.returncode != 0:
         raise Setup(f"`{' '.join(args)}` failed:\n{result.stderr.strip()}")
@@ -142,13 +149,18 @@ class Served:
         # taskset execs the command, so the pid is the server's own.
         self.proc = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU, *argv],
-            stdout=self._out, stderr=subprocess.STDOUT, cwd=ROOT, env=env(),
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env(),
         )
         self.requests = 0
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise Setup(f"{name} exited at start:\n{log.read_text(errors='replace')}")
+                raise Setup(
+                    f"{name} exited at start:\n{log.read_text(errors='replace')}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     return
@@ -189,8 +201,10 @@ def check_tools(profile: bool) -> None:
     if profile and shutil.which("py-spy") is None:
         missing.append("py-spy")
     if missing:
-        raise Setup(f"missing tools: {', '.join(missing)} "
-                    "(apt-get install -y wrk; pip install py-spy)")
+        raise Setup(
+            f"missing tools: {', '.join(missing)} "
+            "(apt-get install -y wrk; pip install py-spy)"
+        )
     if len(os.sched_getaffinity(0)) < 2:
         raise Setup("needs two usable cores: one for the servers, one for wrk")
 
@@ -208,7 +222,7 @@ def machine_busy() -> float:
 def process_cpu(pid: int) -> float:
     """Seconds of CPU a process (all its threads) has used so far."""
     text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
@@ -217,12 +231,25 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def wrk(server: "Served", path: str, key: str, connections: int, seconds: int,
-        script: Path) -> Run:
+def wrk(
+    server: "Served", path: str, key: str, connections: int, seconds: int, script: Path
+) -> Run:
     argv = [
-        "taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}",
-        f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script),
-        "-H", f"X-Twin-Key: {key}", server.url(path),
+        "taskset",
+        "-c",
+        CLIENT_CPU,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(script),
+        "-H",
+        f"X-Twin-Key: {key}",
+        server.url(path),
     ]
     before = (machine_busy(), process_cpu(server.pid), children_cpu(), time.monotonic())
     result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
@@ -230,12 +257,17 @@ def wrk(server: "Served", path: str, key: str, connections: int, seconds: int,
     busy, served, client, wall = (a - b for a, b in zip(after, before))
     found = REPORT_RE.search(result.stdout)
     if result.returncode != 0 or found is None:
-        raise Setup(f"wrk failed on {server.url(path)}:\n{result.stdout}\n{result.stderr}")
+        raise Setup(
+            f"wrk failed on {server.url(path)}:\n{result.stdout}\n{result.stderr}"
+        )
     f = {k: int(v) for k, v in (p.split("=") for p in found.group(1).split())}
     server.requests += f["requests"]
     return Run(
-        requests=f["requests"], seconds=f["duration_us"] / 1e6,
-        p50_ms=f["p50_us"] / 1000, p99_ms=f["p99_us"] / 1000, bad_status=f["status"],
+        requests=f["requests"],
+        seconds=f["duration_us"] / 1e6,
+        p50_ms=f["p50_us"] / 1000,
+        p99_ms=f["p99_us"] / 1000,
+        bad_status=f["status"],
         socket_errors=f["connect"] + f["read"] + f["write"] + f["timeout"],
         other_cpu=max(busy - served - client, 0.0) / wall if wall else 0.0,
     )
@@ -297,10 +329,27 @@ def profile(server: Served, key: str, folder: Path, seconds: int, script: Path) 
         # py-spy shares the client core; it reads the server's memory without
         # stopping it (--nonblocking), so the server core does only serving.
         spy = subprocess.Popen(
-            ["taskset", "-c", CLIENT_CPU, "py-spy", "record", "--pid", str(server.pid),
-             "--rate", "250", "--duration", str(int(seconds)), "--format", "raw",
-             "--nonblocking", "--output", str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [
+                "taskset",
+                "-c",
+                CLIENT_CPU,
+                "py-spy",
+                "record",
+                "--pid",
+                str(server.pid),
+                "--rate",
+                "250",
+                "--duration",
+                str(int(seconds)),
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         time.sleep(0.5)
         run = wrk(server, path, key, 16, seconds, script)
@@ -308,8 +357,10 @@ def profile(server: Served, key: str, folder: Path, seconds: int, script: Path) 
         if spy.returncode != 0 or not out.exists():
             print(f"py-spy failed on {label}: {err.strip()}")
             continue
-        print(f"\nprofile of {label} under 16 connections ({run.rps:,.0f} req/s while sampled);"
-              f" stacks in {out}")
+        print(
+            f"\nprofile of {label} under 16 connections ({run.rps:,.0f} req/s while sampled);"
+            f" stacks in {out}"
+        )
         print_profile(out)
 
 
@@ -326,8 +377,14 @@ def print_profile(collapsed: Path, top: int = 18) -> None:
         frames = [f for f in frames if f]
         # A worker thread parked until Waitress hands it a request is waiting,
         # not working; leaving it in would drown everything else.
-        if frames and frames[-1].startswith("Condition.wait") and any(
-                f.startswith("ThreadedTaskDispatcher.handler_thread") for f in frames[-3:]):
+        if (
+            frames
+            and frames[-1].startswith("Condition.wait")
+            and any(
+                f.startswith("ThreadedTaskDispatcher.handler_thread")
+                for f in frames[-3:]
+            )
+        ):
             waiting += count
             continue
         total += count
@@ -339,10 +396,13 @@ def print_profile(collapsed: Path, top: int = 18) -> None:
         print("  (no samples)")
         return
     print(f"  {total} samples of threads at work ({waiting} of idle workers left out)")
-    render = sum(c for f, c in inclusive.items() if f.startswith("render (")
-                 and "presets" in f)
-    print(f"  presets.render on the stack in {100 * render / total:.1f}% of them"
-          " (a repeated preset should not render)")
+    render = sum(
+        c for f, c in inclusive.items() if f.startswith("render (") and "presets" in f
+    )
+    print(
+        f"  presets.render on the stack in {100 * render / total:.1f}% of them"
+        " (a repeated preset should not render)"
+    )
     print("  share of samples in which a function is on the stack:")
     for frame, count in inclusive.most_common(top):
         print(f"    {100 * count / total:5.1f}%  {frame}")
@@ -370,7 +430,8 @@ def median_run(runs: list[Run]) -> Run:
     """Each figure's median over the rounds; errors add up, noise is the worst."""
     seconds = statistics.median(r.seconds for r in runs)
     return Run(
-        requests=round(statistics.median(r.rps for r in runs) * seconds), seconds=seconds,
+        requests=round(statistics.median(r.rps for r in runs) * seconds),
+        seconds=seconds,
         p50_ms=statistics.median(r.p50_ms for r in runs),
         p99_ms=statistics.median(r.p99_ms for r in runs),
         bad_status=sum(r.bad_status for r in runs),
@@ -384,21 +445,43 @@ def verdict(ok: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Appliance vs bare Waitress, over loopback.")
+    parser = argparse.ArgumentParser(
+        description="Appliance vs bare Waitress, over loopback."
+    )
     # wrk takes whole seconds only.
-    parser.add_argument("--duration", type=int, default=10,
-                        help="seconds per measured run (default 10)")
-    parser.add_argument("--warmup", type=int, default=2,
-                        help="seconds of warm-up before each measured run (default 2)")
-    parser.add_argument("--connections", default="16,64",
-                        help="comma-separated connection counts (default 16,64)")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="measure each cell this many times and keep the median (default 1)")
-    parser.add_argument("--threads", type=int, default=8,
-                        help="Waitress threads for both servers (default 8, the appliance's)")
+    parser.add_argument(
+        "--duration", type=int, default=10, help="seconds per measured run (default 10)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="seconds of warm-up before each measured run (default 2)",
+    )
+    parser.add_argument(
+        "--connections",
+        default="16,64",
+        help="comma-separated connection counts (default 16,64)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure each cell this many times and keep the median (default 1)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=8,
+        help="Waitress threads for both servers (default 8, the appliance's)",
+    )
     parser.add_argument("--snapshot", type=Path, default=DEFAULT_SNAPSHOT)
-    parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="afterwards, py-spy the appliance under load into DIR")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="afterwards, py-spy the appliance under load into DIR",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     connections = sorted({int(c) for c in args.connections.split(",") if c.strip()})
@@ -427,12 +510,16 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure(args: argparse.Namespace, connections: list[int], folder: Path,
-            servers: list[Served]) -> int:
+def measure(
+    args: argparse.Namespace,
+    connections: list[int],
+    folder: Path,
+    servers: list[Served],
+) -> int:
     limits = "\n".join(f"{name} = 10000000" for name in ("health", "preset"))
     config = folder / "appliance.toml"
     config.write_text(
-        f'[server]\nthreads = {args.threads}\n'
+        f"[server]\nthreads = {args.threads}\n"
         '[storage]\ndatabase = "afinitwin.db"\n'
         '[log]\nlevel = "warning"\n'
         f"[rate_limits]\n{limits}\n"
@@ -440,21 +527,56 @@ def measure(args: argparse.Namespace, connections: list[int], folder: Path,
         encoding="utf-8",
     )
     cli(config, "init")
-    owner = cli(config, "owner", "add", "--name", "Bench", "--plan", "professional", "--quiet")
+    owner = cli(
+        config, "owner", "add", "--name", "Bench", "--plan", "professional", "--quiet"
+    )
     cli(config, "snapshot", "import", "--owner", owner, str(args.snapshot), "--quiet")
-    key = cli(config, "key", "create", "--owner", owner, "--name", "bench",
-              "--quota", "1000000", "--quiet")
+    key = cli(
+        config,
+        "key",
+        "create",
+        "--owner",
+        owner,
+        "--name",
+        "bench",
+        "--quota",
+        "1000000",
+        "--quiet",
+    )
     script = folder / "report.lua"
     script.write_text(WRK_REPORT)
 
     port = free_port()
-    appliance = Served("appliance", [sys.executable, "-m", "afinitwin_appliance", "--config",
-                                     str(config), "serve", "--port", str(port)],
-                       port, folder / "appliance.log")
+    appliance = Served(
+        "appliance",
+        [
+            sys.executable,
+            "-m",
+            "afinitwin_appliance",
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        port,
+        folder / "appliance.log",
+    )
     servers.append(appliance)
     port = free_port()
-    bare = Served("bare app", [sys.executable, str(HERE / "bare_app.py"), "--port", str(port),
-                               "--threads", str(args.threads)], port, folder / "bare.log")
+    bare = Served(
+        "bare app",
+        [
+            sys.executable,
+            str(HERE / "bare_app.py"),
+            "--port",
+            str(port),
+            "--threads",
+            str(args.threads),
+        ],
+        port,
+        folder / "bare.log",
+    )
     servers.append(bare)
 
     for _, path in ENDPOINTS:
@@ -467,13 +589,19 @@ def measure(args: argparse.Namespace, connections: list[int], folder: Path,
     health_bytes = len(get(appliance.url(ENDPOINTS[0][1]), key)[1])
     appliance.requests += 2
 
-    print(f"servers pinned to CPU {SERVER_CPU}, wrk (1 thread) to CPU {CLIENT_CPU}; "
-          f"{args.threads} Waitress threads each; {args.duration:g} s per run after "
-          f"{args.warmup:g} s warm-up")
-    print(f"bodies: /health {health_bytes} B, /preset {preset_bytes} B, bare app 1024 B")
+    print(
+        f"servers pinned to CPU {SERVER_CPU}, wrk (1 thread) to CPU {CLIENT_CPU}; "
+        f"{args.threads} Waitress threads each; {args.duration:g} s per run after "
+        f"{args.warmup:g} s warm-up"
+    )
+    print(
+        f"bodies: /health {health_bytes} B, /preset {preset_bytes} B, bare app 1024 B"
+    )
 
-    print(f"{args.rounds} round(s) per cell, median kept; a run waits (up to "
-          f"{QUIET_PATIENCE:g} s) for other processes to leave the machine first")
+    print(
+        f"{args.rounds} round(s) per cell, median kept; a run waits (up to "
+        f"{QUIET_PATIENCE:g} s) for other processes to leave the machine first"
+    )
     rounds: dict[tuple[str, int, str], list[Run]] = collections.defaultdict(list)
     for label, path in ENDPOINTS:
         for conns in connections:
@@ -486,9 +614,12 @@ def measure(args: argparse.Namespace, connections: list[int], folder: Path,
                     wait_until_quiet(patience=QUIET_PATIENCE)
                     run = wrk(server, path, key, conns, args.duration, script)
                     rounds[(label, conns, server.name)].append(run)
-                    print(f"  {label:8} c={conns:<3} {server.name:9} {run.rps:9,.0f} req/s"
-                          f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
-                          f"  other CPU {100 * run.other_cpu:4.0f}%", flush=True)
+                    print(
+                        f"  {label:8} c={conns:<3} {server.name:9} {run.rps:9,.0f} req/s"
+                        f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
+                        f"  other CPU {100 * run.other_cpu:4.0f}%",
+                        flush=True,
+                    )
     results = {cell: median_run(runs) for cell, runs in rounds.items()}
 
     top_ups = 0
@@ -500,8 +631,10 @@ def measure(args: argparse.Namespace, connections: list[int], folder: Path,
     bare_rss, _ = bare.memory_mb()
 
     print()
-    print(f"{'endpoint':9} {'conns':>5}  {'server':9} {'req/s':>9} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'non-2xx':>8} {'sock err':>8} {'other CPU':>9}  {'ratio':>6}")
+    print(
+        f"{'endpoint':9} {'conns':>5}  {'server':9} {'req/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'non-2xx':>8} {'sock err':>8} {'other CPU':>9}  {'ratio':>6}"
+    )
     print("-" * 94)
     noisy = False
     for label, _ in ENDPOINTS:
@@ -512,18 +645,26 @@ def measure(args: argparse.Namespace, connections: list[int], folder: Path,
                 ratio = f"{run.rps / base.rps:6.2f}" if name == "appliance" else ""
                 flag = "*" if run.other_cpu > OTHER_CPU_WARN else " "
                 noisy = noisy or flag == "*"
-                print(f"{label:9} {conns:>5}  {name:9} {run.rps:9,.0f} {run.p50_ms:8.2f} "
-                      f"{run.p99_ms:8.2f} {run.bad_status:>8} {run.socket_errors:>8} "
-                      f"{100 * run.other_cpu:8.0f}%{flag} {ratio}")
+                print(
+                    f"{label:9} {conns:>5}  {name:9} {run.rps:9,.0f} {run.p50_ms:8.2f} "
+                    f"{run.p99_ms:8.2f} {run.bad_status:>8} {run.socket_errors:>8} "
+                    f"{100 * run.other_cpu:8.0f}%{flag} {ratio}"
+                )
     if noisy:
-        print(f"* other processes used over {100 * OTHER_CPU_WARN:.0f}% of a core during "
-              "that run: its figures are lower than this code can do; run again on an idle "
-              "machine")
+        print(
+            f"* other processes used over {100 * OTHER_CPU_WARN:.0f}% of a core during "
+            "that run: its figures are lower than this code can do; run again on an idle "
+            "machine"
+        )
     print()
-    print(f"appliance: {appliance.requests:,} requests served; VmRSS {rss:.1f} MB "
-          f"(peak {hwm:.1f} MB); bare app VmRSS {bare_rss:.1f} MB")
-    print(f"/preset first request {first_ms:.1f} ms, then a median of {repeat_ms:.2f} ms "
-          "(sequential, one connection each; --profile shows whether repeats render)")
+    print(
+        f"appliance: {appliance.requests:,} requests served; VmRSS {rss:.1f} MB "
+        f"(peak {hwm:.1f} MB); bare app VmRSS {bare_rss:.1f} MB"
+    )
+    print(
+        f"/preset first request {first_ms:.1f} ms, then a median of {repeat_ms:.2f} ms "
+        "(sequential, one connection each; --profile shows whether repeats render)"
+    )
 
     print("\ntargets:")
     low, high = connections[0], connections[-1]
@@ -532,25 +673,39 @@ def measure(args: argparse.Namespace, connections: list[int], folder: Path,
             app_run = results[(label, conns, "appliance")]
             ratio = app_run.rps / results[(label, conns, "bare app")].rps
             target = RATIO_TARGETS[label]
-            print(f"  {verdict(ratio >= target)}  {label} throughput at {conns} connections: "
-                  f"{ratio:.2f} of the bare app (target >= {target:.2f})")
+            print(
+                f"  {verdict(ratio >= target)}  {label} throughput at {conns} connections: "
+                f"{ratio:.2f} of the bare app (target >= {target:.2f})"
+            )
     p99_conns = 16 if 16 in connections else low
     p99 = results[("/preset", p99_conns, "appliance")].p99_ms
-    print(f"  {verdict(p99 < PRESET_P99_MS)}  /preset p99 at {p99_conns} connections: "
-          f"{p99:.2f} ms (target < {PRESET_P99_MS:g} ms)")
+    print(
+        f"  {verdict(p99 < PRESET_P99_MS)}  /preset p99 at {p99_conns} connections: "
+        f"{p99:.2f} ms (target < {PRESET_P99_MS:g} ms)"
+    )
     if high != low:
         for label, _ in ENDPOINTS:
-            scale = (results[(label, high, "appliance")].rps
-                     / results[(label, low, "appliance")].rps)
-            print(f"  {verdict(scale >= SCALING_TARGET)}  {label} throughput at {high} vs "
-                  f"{low} connections: {scale:.2f} (target >= {SCALING_TARGET:.2f})")
+            scale = (
+                results[(label, high, "appliance")].rps
+                / results[(label, low, "appliance")].rps
+            )
+            print(
+                f"  {verdict(scale >= SCALING_TARGET)}  {label} throughput at {high} vs "
+                f"{low} connections: {scale:.2f} (target >= {SCALING_TARGET:.2f})"
+            )
     enough = appliance.requests >= MEMORY_AFTER
-    print(f"  {verdict(enough and rss < RSS_LIMIT_MB)}  appliance VmRSS after "
-          f"{appliance.requests:,} requests: {rss:.1f} MB (target < {RSS_LIMIT_MB:g} MB"
-          f"{'' if enough else f'; fewer than {MEMORY_AFTER:,} requests were reached'})")
-    refused = sum(r.bad_status + r.socket_errors for runs in rounds.values() for r in runs)
-    print(f"  {verdict(refused == 0)}  every measured response was 2xx with no socket error"
-          f" ({refused} were not): otherwise the figures measure refusals")
+    print(
+        f"  {verdict(enough and rss < RSS_LIMIT_MB)}  appliance VmRSS after "
+        f"{appliance.requests:,} requests: {rss:.1f} MB (target < {RSS_LIMIT_MB:g} MB"
+        f"{'' if enough else f'; fewer than {MEMORY_AFTER:,} requests were reached'})"
+    )
+    refused = sum(
+        r.bad_status + r.socket_errors for runs in rounds.values() for r in runs
+    )
+    print(
+        f"  {verdict(refused == 0)}  every measured response was 2xx with no socket error"
+        f" ({refused} were not): otherwise the figures measure refusals"
+    )
 
     if args.profile is not None:
         profile(appliance, key, args.profile.resolve(), args.duration, script)
