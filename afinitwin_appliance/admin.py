@@ -694,7 +694,8 @@ class Admin:
         self._owner(owner_id)
         return {
             "endpoints": [
-                _endpoint_view(e) for e in self.storage.list_webhook_endpoints(owner_id)
+                webhooks.endpoint_view(e)
+                for e in self.storage.list_webhook_endpoints(owner_id)
             ],
             "events": list(webhooks.EVENTS),
         }
@@ -721,7 +722,7 @@ class Admin:
         bottle.response.status = 201
         # The only answer that ever holds the secret; it is not logged or
         # audited.
-        return {"endpoint": _endpoint_view(endpoint), "secret": created.secret}
+        return {"endpoint": webhooks.endpoint_view(endpoint), "secret": created.secret}
 
     def set_webhook(self, call: Call, endpoint_id: str) -> dict[str, Any]:
         self._webhook(endpoint_id)
@@ -733,7 +734,7 @@ class Admin:
         endpoint = manage.set_webhook_enabled(self.storage, endpoint_id, enabled)
         action = "webhook.enable" if enabled else "webhook.disable"
         self._audit(call, action, endpoint_id, owner=endpoint.owner_id)
-        return {"endpoint": _endpoint_view(endpoint)}
+        return {"endpoint": webhooks.endpoint_view(endpoint)}
 
     def remove_webhook(self, call: Call, endpoint_id: str) -> dict[str, Any]:
         self._webhook(endpoint_id)
@@ -772,7 +773,7 @@ class Admin:
             )
         found = self.storage.list_deliveries(endpoint_id=endpoint_id, owner_id=owner_id)
         attempts = self.storage.delivery_attempts([d.delivery_id for d in found])
-        return {"deliveries": [_delivery_view(d, attempts) for d in found]}
+        return {"deliveries": [webhooks.delivery_view(d, attempts) for d in found]}
 
     def _webhook(self, endpoint_id: str) -> webhooks.Endpoint:
         found = None
@@ -860,43 +861,6 @@ def _review_view(item: dict[str, Any]) -> dict[str, Any]:
         "payload": item["payload"],
         "status": item["status"],
         "createdAt": rfc3339(item["created_at"]),
-    }
-
-
-def _endpoint_view(endpoint: webhooks.Endpoint) -> dict[str, Any]:
-    return {
-        "endpointId": endpoint.endpoint_id,
-        "ownerId": endpoint.owner_id,
-        "url": endpoint.url,
-        "events": list(endpoint.events),
-        "enabled": endpoint.enabled,
-        "createdAt": rfc3339(endpoint.created_at),
-    }
-
-
-def _delivery_view(
-    found: webhooks.Delivery, attempts: list[webhooks.Attempt]
-) -> dict[str, Any]:
-    return {
-        "deliveryId": found.delivery_id,
-        "endpointId": found.endpoint_id,
-        "event": found.event,
-        "status": found.status,
-        "attempts": found.attempts,
-        "createdAt": rfc3339(found.created_at),
-        "nextAttemptAt": _at(found.next_attempt_at),
-        "lastStatusCode": found.last_status_code,
-        "lastError": found.last_error,
-        "history": [
-            {
-                "at": rfc3339(a.at),
-                "statusCode": a.status_code,
-                "error": a.error,
-                "durationMs": a.duration_ms,
-            }
-            for a in attempts
-            if a.delivery_id == found.delivery_id
-        ],
     }
 
 

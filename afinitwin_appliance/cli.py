@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import __version__, admins, audit, config, keys, logs, manage, owners
+from . import __version__, admins, audit, config, keys, logs, manage, owners, webhooks
 from .api import Api, summary
 from .clock import SystemClock, parse_instant, rfc3339
 from .errors import DomainError, SnapshotInvalid
@@ -717,43 +717,6 @@ def cmd_admin_list(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
-def endpoint_view(endpoint: Any) -> dict[str, Any]:
-    return {
-        "endpointId": endpoint.endpoint_id,
-        "ownerId": endpoint.owner_id,
-        "url": endpoint.url,
-        "events": list(endpoint.events),
-        "enabled": endpoint.enabled,
-        "createdAt": rfc3339(endpoint.created_at),
-    }
-
-
-def delivery_view(found: Any, attempts: list[Any]) -> dict[str, Any]:
-    return {
-        "deliveryId": found.delivery_id,
-        "endpointId": found.endpoint_id,
-        "event": found.event,
-        "status": found.status,
-        "attempts": found.attempts,
-        "createdAt": rfc3339(found.created_at),
-        "nextAttemptAt": (
-            None if found.next_attempt_at is None else rfc3339(found.next_attempt_at)
-        ),
-        "lastStatusCode": found.last_status_code,
-        "lastError": found.last_error,
-        "history": [
-            {
-                "at": rfc3339(a.at),
-                "statusCode": a.status_code,
-                "error": a.error,
-                "durationMs": a.duration_ms,
-            }
-            for a in attempts
-            if a.delivery_id == found.delivery_id
-        ],
-    }
-
-
 def cmd_webhook_add(args: argparse.Namespace, settings: config.Settings) -> int:
     storage = _storage(settings)
     created = manage.add_webhook(storage, CLOCK, args.owner, args.url, args.event)
@@ -784,7 +747,9 @@ def cmd_webhook_list(args: argparse.Namespace, settings: config.Settings) -> int
     storage = _storage(settings)
     if args.owner:
         manage.require_owner(storage, args.owner)
-    views = [endpoint_view(e) for e in storage.list_webhook_endpoints(args.owner)]
+    views = [
+        webhooks.endpoint_view(e) for e in storage.list_webhook_endpoints(args.owner)
+    ]
     if args.json:
         _print_json(views)
     elif not views:
@@ -863,7 +828,7 @@ def cmd_webhook_deliveries(args: argparse.Namespace, settings: config.Settings) 
         manage.require_webhook(storage, args.endpoint)
     found = storage.list_deliveries(endpoint_id=args.endpoint)
     attempts = storage.delivery_attempts([d.delivery_id for d in found])
-    views = [delivery_view(d, attempts) for d in found]
+    views = [webhooks.delivery_view(d, attempts) for d in found]
     if args.json:
         _print_json(views)
     elif not views:

@@ -214,3 +214,42 @@ def check_events(events: Iterable[str]) -> tuple[str, ...]:
             f"unknown webhook event {unknown[0]!r}; known: {', '.join(EVENTS)}"
         )
     return tuple(e for e in EVENTS if e in chosen) if chosen else EVENTS
+
+
+def endpoint_view(endpoint: Endpoint) -> dict[str, Any]:
+    """An endpoint as the CLI and the admin page show it (never its secret)."""
+    return {
+        "endpointId": endpoint.endpoint_id,
+        "ownerId": endpoint.owner_id,
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "enabled": endpoint.enabled,
+        "createdAt": rfc3339(endpoint.created_at),
+    }
+
+
+def delivery_view(found: Delivery, attempts: list[Attempt]) -> dict[str, Any]:
+    """A delivery with its attempts, as the CLI and the admin page show it."""
+    return {
+        "deliveryId": found.delivery_id,
+        "endpointId": found.endpoint_id,
+        "event": found.event,
+        "status": found.status,
+        "attempts": found.attempts,
+        "createdAt": rfc3339(found.created_at),
+        "nextAttemptAt": (
+            None if found.next_attempt_at is None else rfc3339(found.next_attempt_at)
+        ),
+        "lastStatusCode": found.last_status_code,
+        "lastError": found.last_error,
+        "history": [
+            {
+                "at": rfc3339(a.at),
+                "statusCode": a.status_code,
+                "error": a.error,
+                "durationMs": a.duration_ms,
+            }
+            for a in attempts
+            if a.delivery_id == found.delivery_id
+        ],
+    }
