@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from . import errors
 
 PLANS = ("free", "personal", "professional")
 KEY_PLAN = "professional"
@@ -41,13 +40,6 @@ class Owner:
 
 def new_owner_id() -> str:
     return "usr_" + secrets.token_hex(8)
-
-
-def require_active_plan(owner: Owner, now: float) -> None:
-    if not owner.allows_keys(now):
-        raise errors.SubscriptionInactive(
-            "The owner's plan is not active; the key is paused until it is renewed."
-        )
 
 
 def check_plan(plan: str, status: str, source: str) -> None:

@@ -57,10 +57,6 @@ def next_reset(ts: float) -> int:
     return _month(ts).ends
 
 
-def seconds_until_reset(ts: float) -> int:
-    return next_reset(ts) - int(ts)
-
-
 def check_limit(value: int) -> int:
     """Validate a monthly limit; raises ValueError naming the allowed range."""
     if isinstance(value, bool) or not isinstance(value, int):
