@@ -105,9 +105,8 @@ class Gate:
             )
 
         plaintext = keys.presented_key(x_twin_key, authorization)
-        key_id = keys.key_id_of(plaintext)
         self.directory.begin()
-        key = keys.verify(self.directory.key(key_id), plaintext, now)
+        key = keys.verify(self.directory.key(keys.key_id_of(plaintext)), plaintext, now)
         owner = self.directory.owner(key.owner_id)
         if owner is None:  # the foreign key makes this impossible short of corruption
             raise errors.InvalidApiKey("The API key is not valid.")
@@ -115,51 +114,37 @@ class Gate:
         minute_budget = ("key", endpoint, key.key_id)
         limit = self.settings.per_key[endpoint]
 
-        def refuse(
-            error: errors.ApiError,
-            minute: Decision | None = None,
-            used: int | None = None,
-        ) -> errors.ApiError:
-            if used is None:
-                used = self.directory.used(key.key_id, month)
-            state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
-            minute = minute or self.limiter.peek(minute_budget, limit, now)
-            error.headers = {**self.headers(state, minute, now), **error.headers}
-            error.key_id = key.key_id
-            return error
-
         if not keys.network_allows(key, client_ip):
-            raise refuse(
+            raise self._refused(
                 errors.IpNotAllowed(
                     "Requests with this key are not allowed from this client address."
-                )
+                ),
+                key,
+                month,
+                resets,
+                self.limiter.peek(minute_budget, limit, now),
+                now,
             )
         minute = self.limiter.hit(minute_budget, limit, now)
         if not minute.allowed:
-            raise refuse(
-                errors.RateLimited(
-                    "Too many requests with this key; retry after the time in"
-                    " Retry-After.",
-                    headers={"Retry-After": str(minute.retry_after)},
-                ),
-                minute,
+            error: errors.ApiError = errors.RateLimited(
+                "Too many requests with this key; retry after the time in"
+                " Retry-After.",
+                headers={"Retry-After": str(minute.retry_after)},
             )
+            raise self._refused(error, key, month, resets, minute, now)
         if not owner.allows_keys(now):
-            raise refuse(
-                errors.SubscriptionInactive(
-                    "The owner's plan is not active, so this key is paused."
-                ),
-                minute,
+            error = errors.SubscriptionInactive(
+                "The owner's plan is not active, so this key is paused."
             )
+            raise self._refused(error, key, month, resets, minute, now)
         if scope not in key.scopes:
-            raise refuse(
-                errors.InsufficientScope(
-                    f"This endpoint needs the {scope} scope, which the key does not"
-                    " have.",
-                    details={"requiredScope": scope, "keyScopes": list(key.scopes)},
-                ),
-                minute,
+            error = errors.InsufficientScope(
+                f"This endpoint needs the {scope} scope, which the key does not"
+                " have.",
+                details={"requiredScope": scope, "keyScopes": list(key.scopes)},
             )
+            raise self._refused(error, key, month, resets, minute, now)
 
         if counted:
             used = self.storage.count_request(key.key_id, month, key.monthly_quota)
@@ -167,14 +152,13 @@ class Gate:
                 self.quota_watch.exceeded(
                     owner.owner_id, key.key_id, month, key.monthly_quota
                 )
-                raise refuse(
-                    errors.TierQuotaExceeded(
-                        "The key's monthly quota is used up; it resets at the start of"
-                        " next month (UTC).",
-                        headers={"Retry-After": str(resets - int(now))},
-                    ),
-                    minute,
-                    used=key.monthly_quota,
+                error = errors.TierQuotaExceeded(
+                    "The key's monthly quota is used up; it resets at the start of"
+                    " next month (UTC).",
+                    headers={"Retry-After": str(resets - int(now))},
+                )
+                raise self._refused(
+                    error, key, month, resets, minute, now, used=key.monthly_quota
                 )
             self.directory.counted(key.key_id, month, used)
             self.quota_watch.counted(
@@ -193,19 +177,41 @@ class Gate:
             headers=self.headers(state, minute, now),
         )
 
+    def _refused(
+        self,
+        error: errors.ApiError,
+        key: ApiKey,
+        month: str,
+        resets: int,
+        minute: Decision,
+        now: float,
+        used: int | None = None,
+    ) -> errors.ApiError:
+        """A refusal after the key is known: it still reports where the key stands."""
+        if used is None:
+            used = self.directory.used(key.key_id, month)
+        state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
+        error.headers = {**self.headers(state, minute, now), **error.headers}
+        error.key_id = key.key_id
+        return error
+
     def headers(
         self, state: QuotaState, minute: Decision, now: float
     ) -> dict[str, str]:
-        month_reset = state.resets_at - int(now)
+        remaining = state.remaining
         return {
             "X-Twin-Quota-Limit": str(state.limit),
             "X-Twin-Quota-Used": str(state.used),
-            "X-Twin-Quota-Remaining": str(state.remaining),
-            "RateLimit-Policy": (
-                f'"minute";q={minute.limit};w=60, "month";q={state.limit}'
-            ),
+            "X-Twin-Quota-Remaining": str(remaining),
+            "RateLimit-Policy": _policy(minute.limit, state.limit),
             "RateLimit": (
                 f'"minute";r={minute.remaining};t={minute.reset},'
-                f' "month";r={state.remaining};t={month_reset}'
+                f' "month";r={remaining};t={state.resets_at - int(now)}'
             ),
         }
+
+
+@functools.lru_cache(maxsize=1024)
+def _policy(per_minute: int, per_month: int) -> str:
+    # The same few pairs come back on every request.
+    return f'"minute";q={per_minute};w=60, "month";q={per_month}'

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import time
 from typing import Protocol
 
@@ -25,7 +26,13 @@ class SystemClock:
 
 def rfc3339(ts: float) -> str:
     """An instant as the contract writes it: UTC, whole seconds, a trailing Z."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
+    return _rfc3339(int(ts))
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc3339(second: int) -> str:
+    # Every response carries the current second, so most calls repeat one.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def parse_instant(text: str) -> float:

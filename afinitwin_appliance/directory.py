@@ -34,6 +34,7 @@ class Directory:
         # without changing it (/health). Only this process counts requests.
         self._used: dict[tuple[str, str], int] = {}
         self._used_lock = threading.Lock()
+        self._month = ""
         self._touched: dict[str, float] = {}
 
     def begin(self) -> int:
@@ -68,12 +69,20 @@ class Directory:
     def counted(self, key_id: str, month: str, used: int) -> None:
         # Counts only grow; threads may finish out of order.
         with self._used_lock:
-            if used > self._used.get((key_id, month), 0):
+            if month != self._month:
+                # Last month's counts are never asked for again.
+                self._used = {k: v for k, v in self._used.items() if k[1] >= month}
+                self._month = max(month, self._month)
+            if used > self._used.get((key_id, month), -1):
                 self._used[(key_id, month)] = used
 
     def used(self, key_id: str, month: str) -> int:
         known = self._used.get((key_id, month))
-        return self.storage.used(key_id, month) if known is None else known
+        if known is None:
+            # Read once; from then on this process's own counts keep it right.
+            known = self.storage.used(key_id, month)
+            self.counted(key_id, month, known)
+        return known
 
     def touch(self, key: ApiKey, now: float, every: int = 60) -> None:
         """Record the key's last use at most once a minute (shown to the minute)."""

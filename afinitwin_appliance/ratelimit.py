@@ -58,8 +58,18 @@ class SlidingWindowLimiter:
 
     def hit(self, bucket: Hashable, limit: int, now: float) -> Decision:
         """Admit or refuse one request for `bucket`, recording it if admitted."""
+        # Every API request passes here twice, so the steps are written out
+        # in one function rather than spread over helpers.
         with self._lock:
-            times = self._live(bucket, now)
+            times = self._buckets.get(bucket)
+            if times is None:
+                self._evict(now)
+                times = self._buckets[bucket] = deque()
+            else:
+                self._buckets.move_to_end(bucket)
+            horizon = now - self.window
+            while times and times[0] <= horizon:
+                times.popleft()
             allowed = len(times) < limit
             if allowed:
                 times.append(now)
@@ -71,18 +81,6 @@ class SlidingWindowLimiter:
             times = self._buckets.get(bucket)
             live = [t for t in times if t > now - self.window] if times else []
             return self._decision(len(live) < limit, deque(live), limit, now)
-
-    def _live(self, bucket: Hashable, now: float) -> deque[float]:
-        times = self._buckets.get(bucket)
-        if times is None:
-            self._evict(now)
-            times = self._buckets[bucket] = deque()
-        else:
-            self._buckets.move_to_end(bucket)
-        horizon = now - self.window
-        while times and times[0] <= horizon:
-            times.popleft()
-        return times
 
     def _evict(self, now: float) -> None:
         # Look only at the least recently used end: a stale bucket there costs
@@ -101,4 +99,4 @@ class SlidingWindowLimiter:
     ) -> Decision:
         remaining = max(limit - len(times), 0)
         reset = math.ceil(times[0] + self.window - now) if times else self.window
-        return Decision(allowed=allowed, limit=limit, remaining=remaining, reset=reset)
+        return Decision(allowed, limit, remaining, reset)

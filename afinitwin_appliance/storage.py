@@ -64,17 +64,26 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-@contextlib.contextmanager
-def _unavailable_when_busy() -> Iterator[None]:
-    """Turn SQLite's busy timeout into the contract's 503, never a 500."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        if _busy(exc):
+class _UnavailableWhenBusy:
+    """Turn SQLite's busy timeout into the contract's 503, never a 500.
+
+    A plain class rather than a generator-based context manager: it wraps
+    every query, and the generator machinery cost more than the reads it
+    guarded.
+    """
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
             raise errors.ServiceUnavailable(
                 "Storage is busy; retry shortly.", headers={"Retry-After": "1"}
             ) from None
-        raise
+        return False
+
+
+_unavailable_when_busy = _UnavailableWhenBusy()
 
 
 class Storage:
@@ -159,13 +168,13 @@ class Storage:
         self._local = threading.local()
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with _unavailable_when_busy():
+        with _unavailable_when_busy:
             return self._connect().execute(sql, params).fetchall()
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._connect()
-        with self._write_lock, _unavailable_when_busy():
+        with self._write_lock, _unavailable_when_busy:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -211,7 +220,9 @@ class Storage:
 
     def generation(self) -> int:
         """The counter that moves on every change to keys, owners or snapshots."""
-        return int(self._read("SELECT value FROM generation")[0][0])
+        with _unavailable_when_busy:
+            row = self._connect().execute("SELECT value FROM generation").fetchone()
+        return int(row[0])
 
     def schema_version(self) -> int:
         row = self._read("SELECT MAX(version) FROM schema_migrations")
@@ -435,7 +446,7 @@ class Storage:
         another writer: with a limit of N, at most N requests are admitted.
         """
         conn = self._connect()
-        with self._write_lock, _unavailable_when_busy():
+        with self._write_lock, _unavailable_when_busy:
             row = conn.execute(
                 "INSERT INTO quota_usage (key_id, month, used) VALUES (?, ?, 1)"
                 " ON CONFLICT (key_id, month) DO UPDATE SET used = used + 1"

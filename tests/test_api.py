@@ -190,6 +190,12 @@ def test_preset_same_query_gives_identical_bytes_and_etag_gives_304(world):
     assert again.body == b""
     assert again.headers["ETag"] == etag
     assert again.headers["X-Twin-Quota-Used"] == "3"
+    # RFC 9110, 15.4.5: the validator and caching fields, not the content's.
+    assert again.headers["Vary"] == "X-Twin-Key, Authorization"
+    assert again.headers["Cache-Control"] == "private, no-cache"
+    assert again.headers["X-Twin-Snapshot-Id"] == first.headers["X-Twin-Snapshot-Id"]
+    for field in ("Content-Type", "Content-Language", "Content-Length"):
+        assert field not in again.headers
 
 
 def test_include_narratives_is_case_insensitive(world):
@@ -423,6 +429,43 @@ def test_wrong_method_is_405_with_allow(world):
     assert resp.status_int == 405
     assert resp.headers["Allow"] == "GET, HEAD"
     assert error_of(resp) == "METHOD_NOT_ALLOWED"
+
+
+def test_every_path_under_the_base_that_is_no_route_is_a_json_not_found(world):
+    for path in ("", "/", "/snapshots/", "/preset/", "/Health", "/health%20"):
+        resp = world.app.get(
+            BASE + path, headers={"X-Twin-Key": world.key}, expect_errors=True
+        )
+        assert (path, resp.status_int, error_of(resp)) == (path, 404, "NOT_FOUND")
+        assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    # Nothing was counted: a route that does not exist admits nothing.
+    assert world.get("/me").json["quota"]["used"] == 1
+
+
+def test_a_post_route_refuses_get_and_head_with_its_own_allow(world):
+    for method in ("GET", "HEAD", "PUT"):
+        resp = world.app.request(
+            BASE + "/life-facts",
+            method=method,
+            headers={"X-Twin-Key": world.key},
+            expect_errors=True,
+        )
+        assert resp.status_int == 405
+        assert resp.headers["Allow"] == "POST"
+    resp = world.app.request(
+        BASE + "/preset/estandar", method="DELETE", expect_errors=True
+    )
+    assert resp.headers["Allow"] == "GET, HEAD"
+    assert resp.json["error"]["message"] == (
+        "DELETE is not allowed here; use GET, HEAD."
+    )
+
+
+def test_a_preset_slug_or_snapshot_id_with_slashes_is_not_found(world):
+    resp = world.get("/preset/estandar/extra")
+    assert (resp.status_int, error_of(resp)) == (404, "PRESET_NOT_FOUND")
+    resp = world.get("/snapshots/a/b")
+    assert (resp.status_int, error_of(resp)) == (404, "SNAPSHOT_NOT_FOUND")
 
 
 def test_head_is_answered_like_get_and_counted_once(world):

@@ -97,6 +97,9 @@ class Run:
     # CPU used by processes other than the server under test and wrk, as a
     # share of one core: above a few percent the run shared the machine.
     other_cpu: float = 0.0
+    # CPU the server used, as a share of its one core: near 100% it is bound
+    # by its own work, well below it waits (on locks, the GIL or the client).
+    server_cpu: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -270,6 +273,7 @@ def wrk(
         bad_status=f["status"],
         socket_errors=f["connect"] + f["read"] + f["write"] + f["timeout"],
         other_cpu=max(busy - served - client, 0.0) / wall if wall else 0.0,
+        server_cpu=served / wall if wall else 0.0,
     )
 
 
@@ -437,6 +441,7 @@ def median_run(runs: list[Run]) -> Run:
         bad_status=sum(r.bad_status for r in runs),
         socket_errors=sum(r.socket_errors for r in runs),
         other_cpu=max(r.other_cpu for r in runs),
+        server_cpu=statistics.median(r.server_cpu for r in runs),
     )
 
 
@@ -617,6 +622,7 @@ def measure(
                     print(
                         f"  {label:8} c={conns:<3} {server.name:9} {run.rps:9,.0f} req/s"
                         f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
+                        f"  server CPU {100 * run.server_cpu:4.0f}%"
                         f"  other CPU {100 * run.other_cpu:4.0f}%",
                         flush=True,
                     )
