@@ -1,13 +1,14 @@
 """Keys, owners and newest snapshots, read once per change rather than per request.
 
 Revocation must take effect on the very next request, so nothing here may be
-stale by even one request. Each request first reads the database's generation
-counter (one row, moved by triggers on every change to keys, owners and
-snapshots, whichever process makes it); a cached row is used only if it was
-read under that same generation. That swaps three or four queries per request
-for one, without any time window.
+stale by even one request. Each request first learns the database's change
+counter (moved by triggers on every change to keys, owners and snapshots,
+whichever process makes it); a cached row is used only if it was read under
+that same counter. The counter is read from its shared-memory mirror
+(changes.py), which costs no SQLite read at all; when the mirror is unsure it
+comes from the database.
 
-Each entry is tagged with the generation read *before* its row was fetched, so
+Each entry is tagged with the counter read *before* its row was fetched, so
 a row fetched just before a change can never be taken for a row of the newer
 generation.
 """
@@ -15,6 +16,7 @@ generation.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, TypeVar
 
 from .keys import ApiKey
@@ -23,11 +25,18 @@ from .storage import SnapshotRecord, Storage
 
 T = TypeVar("T")
 MAX_ENTRIES = 10_000
+# How often the mirror is compared with the database's own counter, to catch
+# a change made around the appliance (see the limitation in changes.py).
+CHECK_SECONDS = 1.0
 
 
 class Directory:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(
+        self, storage: Storage, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.storage = storage
+        self.monotonic = monotonic
+        self._next_check = 0.0
         self._entries: dict[tuple[str, str], tuple[int, Any]] = {}
         self._local = threading.local()
         # Counts made by this process, for answers that report the count
@@ -38,8 +47,18 @@ class Directory:
         self._touched: dict[str, float] = {}
 
     def begin(self) -> int:
-        """Read the generation for the request this thread is handling."""
-        generation = self.storage.generation()
+        """Learn the generation for the request this thread is handling."""
+        changes = self.storage.changes
+        mirrored = None if changes is None else changes.read()
+        now = self.monotonic()
+        if mirrored is not None and now < self._next_check:
+            generation = mirrored
+        else:
+            generation = self.storage.generation()
+            if mirrored is not None:
+                self._next_check = now + CHECK_SECONDS
+                if mirrored != generation:
+                    self.storage.republish_changes()
         self._local.generation = generation
         return generation
 

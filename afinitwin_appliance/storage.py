@@ -29,6 +29,7 @@ from typing import Any, Iterator
 from . import errors
 from .admins import Admin
 from .audit import AuditEntry
+from .changes import ChangeMirror
 from .keys import ApiKey
 from .owners import Owner
 from .sessions import AdminSession
@@ -97,6 +98,7 @@ class Storage:
         self._write_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self.changes: ChangeMirror | None = None
 
     # -- connections -------------------------------------------------------
 
@@ -128,6 +130,8 @@ class Storage:
             raise StorageError(
                 f"{self.path} is not a usable SQLite database: {exc}"
             ) from None
+        self.changes = ChangeMirror.open(self.path)
+        self.republish_changes()
         return self
 
     def _connect(self) -> sqlite3.Connection:
@@ -166,6 +170,9 @@ class Storage:
                     conn.close()
             self._all.clear()
         self._local = threading.local()
+        if self.changes is not None:
+            self.changes.close()
+            self.changes = None
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with _unavailable_when_busy:
@@ -176,12 +183,32 @@ class Storage:
         conn = self._connect()
         with self._write_lock, _unavailable_when_busy:
             conn.execute("BEGIN IMMEDIATE")
+            # Until this write is published, readers ask the database itself
+            # whether keys, owners or snapshots changed (see changes.py).
+            mark = self.changes.mark() if self.changes is not None else None
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._publish(conn, mark)
                 raise
             conn.execute("COMMIT")
+            self._publish(conn, mark)
+
+    def _publish(self, conn: sqlite3.Connection, mark: int | None) -> None:
+        if self.changes is not None and mark is not None:
+            row = conn.execute("SELECT value FROM generation").fetchone()
+            self.changes.publish(int(row[0]), mark)
+
+    def republish_changes(self) -> None:
+        """Publish the database's counter in the mirror, under the write lock.
+
+        Repairs a mirror that missed a change: a writer that died between its
+        commit and its publish, or an edit made around the appliance.
+        """
+        if self.changes is not None:
+            with self._write():
+                pass
 
     # -- migrations ----------------------------------------------------------
 
