@@ -13,7 +13,7 @@ the seconds until that budget frees up (`"minute";r=59;t=60`).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 from . import errors, keys, quota
@@ -34,7 +34,10 @@ class Admitted:
     owner: Owner
     quota: QuotaState
     now: float
-    headers: dict[str, str] = field(default_factory=dict)
+    # The directory's generation this request was admitted under, for any
+    # further cached read it makes.
+    generation: int
+    headers: dict[str, str]
 
 
 def client_address(
@@ -105,12 +108,15 @@ class Gate:
             )
 
         plaintext = keys.presented_key(x_twin_key, authorization)
-        self.directory.begin()
-        key = keys.verify(self.directory.key(keys.key_id_of(plaintext)), plaintext, now)
-        owner = self.directory.owner(key.owner_id)
+        directory = self.directory
+        generation = directory.begin()
+        key = keys.verify(
+            directory.key(keys.key_id_of(plaintext), generation), plaintext, now
+        )
+        owner = directory.owner(key.owner_id, generation)
         if owner is None:  # the foreign key makes this impossible short of corruption
             raise errors.InvalidApiKey("The API key is not valid.")
-        month, resets = quota.month_of(now), quota.next_reset(now)
+        month, resets = quota.month_and_reset(now)
         minute_budget = ("key", endpoint, key.key_id)
         limit = self.settings.per_key[endpoint]
 
@@ -170,11 +176,7 @@ class Gate:
         self.directory.touch(key, now)
         state = QuotaState(key.monthly_quota, min(used, key.monthly_quota), resets)
         return Admitted(
-            key=key,
-            owner=owner,
-            quota=state,
-            now=now,
-            headers=self.headers(state, minute, now),
+            key, owner, state, now, generation, self.headers(state, minute, now)
         )
 
     def _refused(

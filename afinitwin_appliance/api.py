@@ -536,7 +536,7 @@ class Api:
         if purchase_id is not None:
             record = self._owned_snapshot(ok, purchase_id)
         else:
-            record = self.gate.directory.newest_ready(ok.owner.owner_id)
+            record = self.gate.directory.newest_ready(ok.owner.owner_id, ok.generation)
             if record is None:
                 if not self.storage.has_snapshots(ok.owner.owner_id):
                     raise errors.NoTwinPurchased("The key's owner has no snapshot yet.")

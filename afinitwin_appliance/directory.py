@@ -38,7 +38,6 @@ class Directory:
         self.monotonic = monotonic
         self._next_check = 0.0
         self._entries: dict[tuple[str, str], tuple[int, Any]] = {}
-        self._local = threading.local()
         # Counts made by this process, for answers that report the count
         # without changing it (/health). Only this process counts requests.
         self._used: dict[tuple[str, str], int] = {}
@@ -47,25 +46,25 @@ class Directory:
         self._touched: dict[str, float] = {}
 
     def begin(self) -> int:
-        """Learn the generation for the request this thread is handling."""
+        """The generation for the request this thread is handling.
+
+        Pass it to key, owner and newest_ready for the rest of the request.
+        """
         changes = self.storage.changes
         mirrored = None if changes is None else changes.read()
         now = self.monotonic()
         if mirrored is not None and now < self._next_check:
-            generation = mirrored
-        else:
-            generation = self.storage.generation()
-            if mirrored is not None:
-                self._next_check = now + CHECK_SECONDS
-                if mirrored != generation:
-                    self.storage.republish_changes()
-        self._local.generation = generation
+            return mirrored
+        generation = self.storage.generation()
+        if mirrored is not None:
+            self._next_check = now + CHECK_SECONDS
+            if mirrored != generation:
+                self.storage.republish_changes()
         return generation
 
-    def _cached(self, kind: str, ident: str, fetch: Callable[[str], T]) -> T:
-        generation = getattr(self._local, "generation", None)
-        if generation is None:
-            return fetch(ident)
+    def _cached(
+        self, kind: str, ident: str, generation: int, fetch: Callable[[str], T]
+    ) -> T:
         entry = self._entries.get((kind, ident))
         if entry is not None and entry[0] == generation:
             return entry[1]
@@ -76,14 +75,14 @@ class Directory:
             self._entries[(kind, ident)] = (generation, value)
         return value
 
-    def key(self, key_id: str) -> ApiKey | None:
-        return self._cached("key", key_id, self.storage.get_key)
+    def key(self, key_id: str, generation: int) -> ApiKey | None:
+        return self._cached("key", key_id, generation, self.storage.get_key)
 
-    def owner(self, owner_id: str) -> Owner | None:
-        return self._cached("owner", owner_id, self.storage.get_owner)
+    def owner(self, owner_id: str, generation: int) -> Owner | None:
+        return self._cached("owner", owner_id, generation, self.storage.get_owner)
 
-    def newest_ready(self, owner_id: str) -> SnapshotRecord | None:
-        return self._cached("newest", owner_id, self.storage.newest_ready)
+    def newest_ready(self, owner_id: str, generation: int) -> SnapshotRecord | None:
+        return self._cached("newest", owner_id, generation, self.storage.newest_ready)
 
     def counted(self, key_id: str, month: str, used: int) -> None:
         # Counts only grow; threads may finish out of order.

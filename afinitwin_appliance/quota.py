@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_MONTHLY = 10_000
 MIN_MONTHLY = 1
@@ -47,6 +48,12 @@ def _month(ts: float) -> _Month:
     return month
 
 
+def month_and_reset(ts: float) -> tuple[str, int]:
+    """month_of and next_reset at once, for the per-request path."""
+    month = _month(ts)
+    return month.name, month.ends
+
+
 def month_of(ts: float) -> str:
     """The quota month of an instant, as YYYY-MM."""
     return _month(ts).name
@@ -68,9 +75,11 @@ def check_limit(value: int) -> int:
     return value
 
 
-@dataclass(frozen=True)
-class QuotaState:
-    """A key's quota after the current request was (or was not) counted."""
+class QuotaState(NamedTuple):
+    """A key's quota after the current request was (or was not) counted.
+
+    Made on every request: a NamedTuple for the reason given at Decision.
+    """
 
     limit: int
     used: int
