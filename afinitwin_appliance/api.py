@@ -501,6 +501,9 @@ class Api:
         if etag_matches(environ.get("HTTP_IF_NONE_MATCH"), rendering.etag):
             # RFC 9110, section 15.4.5: a 304 repeats the validator and the
             # caching fields, not the fields that describe the content.
+            # Limitation: Waitress closes the connection after any 304 (it
+            # keeps a connection open only with a Content-Length, which a 304
+            # may not carry), so the client's next request opens a new one.
             return Reply(b"", headers, 304)
         headers["Content-Type"] = rendering.content_type
         headers["Content-Language"] = ", ".join(rendering.content_languages)

@@ -314,6 +314,10 @@ def cmd_serve(
     from .server import Server
 
     storage = _storage(settings, create=True)
+    if storage.mirror_problem:
+        # Without the mirror, changes made by the command line would not be
+        # seen on the very next request; better not to start.
+        raise CliError(f"cannot serve: {storage.mirror_problem}")
     api = Api(storage, settings, CLOCK)
     host = args.host if getattr(args, "host", None) else settings.host
     port = args.port if getattr(args, "port", None) is not None else settings.port

@@ -56,9 +56,12 @@ class Directory:
         if mirrored is not None and now < self._next_check:
             return mirrored
         generation = self.storage.generation()
-        if mirrored is not None:
+        if changes is not None and now >= self._next_check:
             self._next_check = now + CHECK_SECONDS
-            if mirrored != generation:
+            if changes.replaced():
+                # Deleted or swapped under us: writers now mark the new file.
+                self.storage.reopen_changes()
+            elif mirrored is not None and mirrored != generation:
                 self.storage.republish_changes()
         return generation
 
@@ -105,6 +108,5 @@ class Directory:
     def touch(self, key: ApiKey, now: float, every: int = 60) -> None:
         """Record the key's last use at most once a minute (shown to the minute)."""
         last = self._touched.get(key.key_id, key.last_used_at or 0)
-        if now - last >= every:
+        if now - last >= every and self.storage.touch_key(key.key_id, int(now)):
             self._touched[key.key_id] = now
-            self.storage.touch_key(key.key_id, int(now))

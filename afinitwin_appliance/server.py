@@ -83,9 +83,7 @@ class Server:
             # the trigger the worker threads use to hand back responses.
             wasyncore.dispatcher.close(listener)
         deadline = time.monotonic() + self.drain_timeout
-        while time.monotonic() < deadline and (
-            self._close_idle() or self._in_flight()
-        ):
+        while time.monotonic() < deadline and (self._close_idle() or self._in_flight()):
             wasyncore.loop(timeout=0.05, map=self._map(), count=1)
         self.waitress.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         for channel in list(self._map().values()):

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 from . import errors
 from .admins import Admin
 from .audit import AuditEntry
-from .changes import ChangeMirror
+from .changes import ChangeMirror, MirrorUnavailable
 from .keys import ApiKey
 from .owners import Owner
 from .sessions import AdminSession
@@ -99,6 +99,7 @@ class Storage:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self.changes: ChangeMirror | None = None
+        self.mirror_problem = ""
 
     # -- connections -------------------------------------------------------
 
@@ -130,8 +131,7 @@ class Storage:
             raise StorageError(
                 f"{self.path} is not a usable SQLite database: {exc}"
             ) from None
-        self.changes = ChangeMirror.open(self.path)
-        self.republish_changes()
+        self.reopen_changes()
         return self
 
     def _connect(self) -> sqlite3.Connection:
@@ -180,6 +180,8 @@ class Storage:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        if self.mirror_problem:
+            self._refuse_unmarked_write()
         conn = self._connect()
         with self._write_lock, _unavailable_when_busy:
             conn.execute("BEGIN IMMEDIATE")
@@ -199,6 +201,32 @@ class Storage:
         if self.changes is not None and mark is not None:
             row = conn.execute("SELECT value FROM generation").fetchone()
             self.changes.publish(int(row[0]), mark)
+
+    def _refuse_unmarked_write(self) -> None:
+        # A running appliance that reads the mirror would not see a change
+        # made without marking it, and revocation must be seen at once.
+        mirror = self.path.with_name(self.path.name + "-changes")
+        if mirror.exists():
+            raise StorageError(
+                f"{self.mirror_problem}: a running appliance reads that file"
+                " to see changes at once, so nothing was changed"
+            )
+
+    def reopen_changes(self) -> None:
+        """Open the mirror (at start, or after it was deleted or replaced).
+
+        Without it reads still work, each request asking the database; writes
+        are refused while the file exists (see _refuse_unmarked_write). A
+        replaced mirror's descriptor is left open, not closed: another thread
+        may be reading it at this very moment.
+        """
+        try:
+            self.changes = ChangeMirror.beside(self.path)
+            self.mirror_problem = ""
+        except MirrorUnavailable as exc:
+            self.changes, self.mirror_problem = None, str(exc)
+            log.warning("%s; every request will read the database", exc)
+        self.republish_changes()
 
     def republish_changes(self) -> None:
         """Publish the database's counter in the mirror, under the write lock.
@@ -451,18 +479,28 @@ class Storage:
             )
             return cur.rowcount == 1
 
-    def touch_key(self, key_id: str, now: int, granularity: int = 60) -> None:
+    def touch_key(self, key_id: str, now: int, granularity: int = 60) -> bool:
         """Record a key's last use, at most once per `granularity` seconds.
 
         A write on every request would double the write load for a value
-        shown to the minute.
+        shown to the minute. Best effort: it rides along a request that
+        needs no write of its own (/health), so a busy database skips it at
+        once (False) rather than making that request wait or fail.
         """
-        with self._write() as tx:
-            tx.execute(
-                "UPDATE api_keys SET last_used_at = ? WHERE key_id = ?"
-                " AND (last_used_at IS NULL OR last_used_at <= ?)",
-                (now, key_id, now - granularity),
-            )
+        conn = self._connect()
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            with self._write() as tx:
+                tx.execute(
+                    "UPDATE api_keys SET last_used_at = ? WHERE key_id = ?"
+                    " AND (last_used_at IS NULL OR last_used_at <= ?)",
+                    (now, key_id, now - granularity),
+                )
+        except errors.ServiceUnavailable:
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        return True
 
     # -- quota -----------------------------------------------------------------
 

@@ -8,13 +8,14 @@ mirror) and checks that the next request still sees it.
 from __future__ import annotations
 
 import sqlite3
+import stat
 
 import pytest
 
 from afinitwin_appliance import manage
 from afinitwin_appliance.changes import ChangeMirror
-from afinitwin_appliance.storage import Storage
-from conftest import SNAPSHOTS, cli
+from afinitwin_appliance.storage import Storage, StorageError
+from conftest import SNAPSHOTS, FakeClock, cli
 from test_api import error_of
 from test_server import new_key, request
 
@@ -155,13 +156,76 @@ def test_without_a_mirror_every_request_asks_the_database(world, sql_reads):
     assert sql_reads == [1, 1]
 
 
-def test_a_folder_where_the_mirror_cannot_be_made_still_serves(tmp_path, caplog):
+def test_a_mirror_that_cannot_be_opened_allows_reads_but_refuses_writes(
+    tmp_path, caplog
+):
     (tmp_path / "t.db-changes").mkdir()  # a folder in the mirror's place
     storage = Storage(tmp_path / "t.db").open()
     assert storage.changes is None
-    assert "no change mirror" in caplog.text
+    assert "every request will read the database" in caplog.text
     assert storage.generation() == 0
+    # A running appliance reading the mirror would miss this change.
+    with pytest.raises(StorageError, match="t.db-changes for writing"):
+        manage.add_owner(storage, FakeClock(), "Nobody")
+    assert storage.list_owners() == []
     storage.close()
+
+
+def test_serve_refuses_to_start_without_its_mirror(appliance_dir):
+    cfg, _ = appliance_dir
+    mirror = cfg.parent / "data" / "afinitwin.db-changes"
+    mirror.unlink()
+    mirror.mkdir()
+    result = cli("serve", "--port", "1", config_path=cfg, check=False)
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("error: cannot serve: cannot open ")
+    assert "afinitwin.db-changes for writing (Is a directory)" in last
+
+
+def test_the_mirror_takes_the_database_files_permissions(tmp_path):
+    (tmp_path / "t.db").touch(mode=0o640)
+    storage = Storage(tmp_path / "t.db").open()
+    assert stat.S_IMODE((tmp_path / "t.db-changes").stat().st_mode) == 0o640
+    storage.close()
+
+
+def test_a_mirror_truncated_under_a_running_server_reads_as_unknown(
+    world, ticks, sql_reads
+):
+    assert world.get("/health").status_int == 200
+    world.storage.changes.path.write_bytes(b"")  # what `: > file` or cp does
+    manage.revoke_key(other_process(world), world.clock, world.key_id)
+    del sql_reads[:]
+    resp = world.get("/health")
+    assert (resp.status_int, error_of(resp)) == (401, "API_KEY_REVOKED")
+
+
+def test_a_mirror_deleted_under_a_running_server_is_reopened_within_a_second(
+    world, ticks, sql_reads
+):
+    assert world.get("/health").status_int == 200
+    world.storage.changes.path.unlink()
+    other = other_process(world)  # makes a new file, as the CLI would
+    ticks.t += 1.0
+    assert world.get("/health").status_int == 200  # the check reopens it
+    manage.revoke_key(other, world.clock, world.key_id)
+    resp = world.get("/health")
+    assert (resp.status_int, error_of(resp)) == (401, "API_KEY_REVOKED")
+    other.close()
+
+
+def test_last_use_write_is_skipped_not_refused_when_the_database_is_busy(world):
+    with sqlite3.connect(world.storage.path, isolation_level=None) as raw:
+        raw.execute("BEGIN IMMEDIATE")
+        world.clock.advance(120)  # the last-use write is due
+        # Waiting for the lock would have ended in a 503 after 5 s.
+        resp = world.get("/health")
+        raw.execute("ROLLBACK")
+    assert resp.status_int == 200
+    assert world.storage.get_key(world.key_id).last_used_at is None
+    world.get("/health")
+    assert world.storage.get_key(world.key_id).last_used_at == int(world.clock.now())
 
 
 @pytest.mark.slow
