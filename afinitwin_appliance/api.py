@@ -253,12 +253,9 @@ class Api:
     ) -> Iterable[bytes]:
         started = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID")
-        # An id shaped like a key would be echoed and logged: make our own.
-        if (
-            incoming
-            and REQUEST_ID_RE.fullmatch(incoming)
-            and not keys.KEY_RE.search(incoming)
-        ):
+        # Contract section 1: a well-formed id is echoed, even one shaped like
+        # a key (the client sent it; only the log line redacts it).
+        if incoming and REQUEST_ID_RE.fullmatch(incoming):
             request_id = incoming
         else:
             request_id = new_request_id()
@@ -283,7 +280,7 @@ class Api:
         except Exception:
             # Bottle's catch-all is off so the traceback goes to our log, once,
             # tagged with the request id, and the client gets the envelope.
-            log.exception("unhandled error in request %s", request_id)
+            log.exception("unhandled error in request %s", loggable(request_id))
             return self._raw_error(
                 errors.InternalError(
                     "Something went wrong inside the appliance; the log has this"
@@ -301,7 +298,7 @@ class Api:
     ) -> None:
         log.info(
             "request id=%s key=%s %s %s status=%s ms=%.1f",
-            request_id,
+            loggable(request_id),
             environ.get("afinitwin.key_id", "-"),
             loggable(environ.get("REQUEST_METHOD", "-")),
             loggable(environ.get("PATH_INFO", "-")),
@@ -530,8 +527,14 @@ class Api:
             # plain host[:port], never to build a link to somewhere else.
             host = environ.get("HTTP_HOST", "")
             if not HOST_RE.fullmatch(host):
-                name = environ.get("SERVER_NAME", "127.0.0.1")
-                host = f"{name}:{environ.get('SERVER_PORT', '')}"
+                # Waitress's SERVER_NAME may be a made-up name; the address
+                # the appliance listens on is at least reachable from here.
+                name = self.settings.host
+                if name in ("0.0.0.0", "::", ""):
+                    name = "127.0.0.1"
+                elif ":" in name:
+                    name = f"[{name}]"
+                host = f"{name}:{environ.get('SERVER_PORT', self.settings.port)}"
             base = f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
         return f"{base}/admin/#review"
 

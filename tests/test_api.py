@@ -575,8 +575,9 @@ def test_refusal_after_identification_logs_the_key_id(world, caplog):
     [
         ("127.0.0.1:8080", "http://127.0.0.1:8080/admin/#review"),
         ("twin.internal", "http://twin.internal/admin/#review"),
-        ("evil.example.com:443/x?", "http://localhost:80/admin/#review"),
-        ('127.0.0.1:1"><script>', "http://localhost:80/admin/#review"),
+        ("evil.example.com:443/x?", "http://127.0.0.1:80/admin/#review"),
+        ('127.0.0.1:1"><script>', "http://127.0.0.1:80/admin/#review"),
+        ("", "http://127.0.0.1:80/admin/#review"),
     ],
 )
 def test_inbox_url_uses_only_a_plain_host_header(world, host, expected):
@@ -629,8 +630,12 @@ def test_a_newer_snapshot_is_served_as_soon_as_it_is_imported(world):
     assert resp.headers["X-Twin-Snapshot-Id"] == "snp_tom_2026_10"
 
 
-def test_a_key_shaped_request_id_is_neither_echoed_nor_logged(world, caplog):
+def test_a_key_shaped_request_id_is_echoed_as_the_contract_says_but_not_logged(
+    world, caplog
+):
     caplog.set_level("INFO", logger="afinitwin_appliance.api")
     resp = world.get("/health", key=None, headers={"X-Request-Id": world.key})
-    assert resp.headers["X-Request-Id"] != world.key
+    assert resp.headers["X-Request-Id"] == world.key
+    assert resp.json["error"]["requestId"] == world.key
     assert world.key not in caplog.text
+    assert "request id=atk_live_REDACTED key=- GET" in caplog.text
