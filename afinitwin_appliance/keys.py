@@ -19,6 +19,17 @@ from typing import Iterable
 
 from . import errors
 
+# Every request hashes its key. CPython's own SHA-256 gives the same digest
+# without the context set-up OpenSSL does on each call, which cost more than
+# hashing 50 bytes (measured about 4 us against 1.6 us, caches cold).
+try:
+    from _sha2 import sha256 as _sha256  # type: ignore[import-not-found]
+except ImportError:  # before Python 3.12
+    try:
+        from _sha256 import sha256 as _sha256  # type: ignore[import-not-found]
+    except ImportError:  # a Python built without them
+        _sha256 = hashlib.sha256
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PREFIX = "atk_live_"
 KEY_RE = re.compile(r"atk_live_([0-9a-f]{8})_([0-9a-f]{32})")
@@ -59,7 +70,7 @@ def generate() -> NewKey:
 
 
 def hash_key(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode("ascii")).hexdigest()
+    return _sha256(plaintext.encode("ascii")).hexdigest()
 
 
 def key_id_of(plaintext: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -639,3 +640,19 @@ def test_a_key_shaped_request_id_is_echoed_as_the_contract_says_but_not_logged(
     assert resp.json["error"]["requestId"] == world.key
     assert world.key not in caplog.text
     assert "request id=atk_live_REDACTED key=- GET" in caplog.text
+
+
+def test_the_stored_hash_is_the_sha256_hex_of_the_full_key(world):
+    # Contract section 2: only sha256(full key) is stored, whichever SHA-256
+    # implementation computes it.
+    stored = world.storage.get_key(world.key_id).key_hash
+    assert stored == hashlib.sha256(world.key.encode("ascii")).hexdigest()
+    assert len(stored) == 64
+
+
+def test_health_body_follows_the_clock_second_by_second(world):
+    first = world.get("/health").json["serverTime"]
+    assert world.get("/health").json["serverTime"] == first
+    world.clock.advance(1)
+    assert world.get("/health").json["serverTime"] == "2026-12-04T13:57:23Z"
+    assert first == "2026-12-04T13:57:22Z"
