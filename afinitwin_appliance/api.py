@@ -39,7 +39,7 @@ from .admission import Admitted, Gate, client_address
 from .clock import Clock, SystemClock, rfc3339
 from .config import Settings
 from .keys import READ, WRITE
-from .storage import SnapshotRecord, Storage
+from .storage import SnapshotRecord, Storage, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +293,19 @@ class Api:
                 start(STATUS_LINES[code], headers)
                 return [body]
             return self.app(environ, start)
+        except StorageError as exc:
+            # The database or its change mirror cannot be written right now
+            # (the log says why); the client may retry, so not a 500.
+            log.warning("request %s: %s", loggable(request_id), exc)
+            status = 503
+            return self._raw_error(
+                errors.ServiceUnavailable(
+                    "Storage cannot be written right now; retry shortly.",
+                    headers={"Retry-After": "1"},
+                ),
+                request_id,
+                start,
+            )
         except Exception:
             # Bottle's catch-all is off so the traceback goes to our log, once,
             # tagged with the request id, and the client gets the envelope.

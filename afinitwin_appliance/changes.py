@@ -27,11 +27,14 @@ second rather than on the next request.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
 import stat
 import struct
 from pathlib import Path
+from typing import Iterator
 
 _LAYOUT = struct.Struct("<QQ")  # the value, then its bitwise complement
 _ALL_ONES = 2**64 - 1
@@ -86,20 +89,28 @@ class ChangeMirror:
         """Say that a write is under way; returns the mark, to publish against."""
         # A random mark, so a writer can tell its own mark from another's.
         mark = (secrets.randbits(62) << 1) | _CHANGING
-        self._store(mark)
+        with self._locked():
+            self._store(mark)
         return mark
 
-    def publish(self, generation: int, mark: int | None = None) -> None:
-        """Store the counter after a commit, unless another writer marked since.
-
-        With `mark` None, store unconditionally: only while holding the
-        database's write lock, when no other writer can be half-way.
-        """
-        if mark is not None:
+    def publish(self, generation: int, mark: int) -> None:
+        """Store the counter after a commit, unless another writer marked since."""
+        # Publishing happens after the commit, outside the database's write
+        # lock; the file lock keeps another process's mark from landing
+        # between the comparison and the store (and being overwritten).
+        with self._locked():
             data = os.pread(self._fd, _LAYOUT.size, 0)
             if len(data) == _LAYOUT.size and _LAYOUT.unpack(data)[0] != mark:
                 return
-        self._store(generation << 1)
+            self._store(generation << 1)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _store(self, value: int) -> None:
         os.pwrite(self._fd, _LAYOUT.pack(value, value ^ _ALL_ONES), 0)

@@ -56,12 +56,13 @@ class Directory:
         if mirrored is not None and now < self._next_check:
             return mirrored
         generation = self.storage.generation()
-        if changes is not None and now >= self._next_check:
+        if now >= self._next_check:
             self._next_check = now + CHECK_SECONDS
-            if changes.replaced():
-                # Deleted or swapped under us: writers now mark the new file.
+            if changes is None or changes.replaced():
+                # Missing, deleted or swapped under us: writers now mark the
+                # file at the path, so that is the one to read.
                 self.storage.reopen_changes()
-            elif mirrored is not None and mirrored != generation:
+            elif mirrored != generation:
                 self.storage.republish_changes()
         return generation
 

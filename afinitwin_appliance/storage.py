@@ -224,19 +224,20 @@ class Storage:
             self.changes = ChangeMirror.beside(self.path)
             self.mirror_problem = ""
         except MirrorUnavailable as exc:
+            if str(exc) != self.mirror_problem:  # once, not every second
+                log.warning("%s; every request will read the database", exc)
             self.changes, self.mirror_problem = None, str(exc)
-            log.warning("%s; every request will read the database", exc)
         self.republish_changes()
 
-    def republish_changes(self) -> None:
-        """Publish the database's counter in the mirror, under the write lock.
+    def republish_changes(self) -> bool:
+        """Publish the database's counter in the mirror, if it can be done now.
 
         Repairs a mirror that missed a change: a writer that died between its
-        commit and its publish, or an edit made around the appliance.
+        commit and its publish, or an edit made around the appliance. Called
+        from a request, so a busy database skips it (the mirror then reads as
+        unknown or stale-but-checked, and requests ask the database).
         """
-        if self.changes is not None:
-            with self._write():
-                pass
+        return self.changes is not None and self._unless_busy(None)
 
     # -- migrations ----------------------------------------------------------
 
@@ -483,20 +484,29 @@ class Storage:
         """Record a key's last use, at most once per `granularity` seconds.
 
         A write on every request would double the write load for a value
-        shown to the minute. Best effort: it rides along a request that
-        needs no write of its own (/health), so a busy database skips it at
-        once (False) rather than making that request wait or fail.
+        shown to the minute. Best effort (see _unless_busy): False when the
+        write was skipped.
+        """
+        return self._unless_busy(
+            "UPDATE api_keys SET last_used_at = ? WHERE key_id = ?"
+            " AND (last_used_at IS NULL OR last_used_at <= ?)",
+            (now, key_id, now - granularity),
+        )
+
+    def _unless_busy(self, sql: str | None, params: tuple[Any, ...] = ()) -> bool:
+        """Run a write that rides along a request, or skip it at once.
+
+        Such a write (a key's last use, repairing the change mirror) is not
+        what the request is for, so a busy database or an unusable mirror
+        skips it (False) rather than making the request wait 5 s or fail.
         """
         conn = self._connect()
         conn.execute("PRAGMA busy_timeout = 0")
         try:
             with self._write() as tx:
-                tx.execute(
-                    "UPDATE api_keys SET last_used_at = ? WHERE key_id = ?"
-                    " AND (last_used_at IS NULL OR last_used_at <= ?)",
-                    (now, key_id, now - granularity),
-                )
-        except errors.ServiceUnavailable:
+                if sql is not None:
+                    tx.execute(sql, params)
+        except (errors.ServiceUnavailable, StorageError):
             return False
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")

@@ -15,7 +15,7 @@ import pytest
 from afinitwin_appliance import manage
 from afinitwin_appliance.changes import ChangeMirror
 from afinitwin_appliance.storage import Storage, StorageError
-from conftest import SNAPSHOTS, FakeClock, cli
+from conftest import BASE, SNAPSHOTS, FakeClock, cli
 from test_api import error_of
 from test_server import new_key, request
 
@@ -130,7 +130,7 @@ def test_a_garbage_mirror_reads_as_unknown(tmp_path, garbage):
     path.write_bytes(garbage)
     mirror = ChangeMirror(path)
     assert mirror.read() is None
-    mirror.publish(41)
+    mirror.publish(41, mirror.mark())
     assert mirror.read() == 41
     assert path.stat().st_size == 16
 
@@ -146,14 +146,73 @@ def test_a_publish_after_another_writer_marked_leaves_the_mark(tmp_path):
     assert mirror.read() == 8
 
 
-def test_without_a_mirror_every_request_asks_the_database(world, sql_reads):
-    world.storage.changes.close()
-    world.storage.changes = None
+def test_without_a_mirror_requests_ask_the_database_until_it_is_reopened(
+    world, ticks, sql_reads
+):
+    assert world.get("/health").status_int == 200
+    world.storage.changes = None  # as if it could not be opened
+    del sql_reads[:]
     assert world.get("/health").status_int == 200
     manage.revoke_key(world.storage, world.clock, world.key_id)
     resp = world.get("/health")
     assert (resp.status_int, error_of(resp)) == (401, "API_KEY_REVOKED")
     assert sql_reads == [1, 1]
+
+    ticks.t += 1.0  # the once-a-second check opens it again
+    world.get("/health")
+    assert world.storage.changes is not None
+    del sql_reads[:]
+    assert error_of(world.get("/health")) == "API_KEY_REVOKED"
+    assert sql_reads == []
+
+
+def test_a_server_whose_mirror_became_a_directory_answers_503_then_recovers(
+    world, ticks
+):
+    key = world.new_key(scopes=["twin:write"])
+    mirror = world.storage.changes.path
+    mirror.unlink()
+    mirror.mkdir()
+    ticks.t += 1.0
+    assert world.get("/health", key=key).status_int == 200  # reads still work
+    assert world.storage.changes is None
+    resp = world.app.post(
+        BASE + "/annotations",
+        '{"annotations":[{"tag":"tone","text":"short answers","consent":true}]}',
+        headers={"X-Twin-Key": key, "Content-Type": "application/json"},
+        expect_errors=True,
+    )
+    assert (resp.status_int, error_of(resp)) == (503, "SERVICE_UNAVAILABLE")
+    assert resp.headers["Retry-After"] == "1"
+    world.clock.advance(120)  # the last-use write is due: skipped, not a 500
+    assert world.get("/health", key=key).status_int == 200
+
+    mirror.rmdir()
+    ticks.t += 1.0
+    assert world.get("/health", key=key).status_int == 200
+    assert world.storage.changes is not None
+    resp = world.app.post(
+        BASE + "/annotations",
+        '{"annotations":[{"tag":"tone","text":"short answers","consent":true}]}',
+        headers={"X-Twin-Key": key, "Content-Type": "application/json"},
+        expect_errors=True,
+    )
+    assert resp.status_int == 202
+
+
+def test_the_repair_check_skips_rather_than_waits_for_a_busy_database(world, ticks):
+    assert world.get("/health").status_int == 200
+    world.storage.changes.path.unlink()
+    with sqlite3.connect(world.storage.path, isolation_level=None) as raw:
+        raw.execute("BEGIN IMMEDIATE")
+        ticks.t += 1.0
+        # Waiting for the lock would have ended in a 503 after 5 s.
+        assert world.get("/health").status_int == 200
+        raw.execute("ROLLBACK")
+    assert world.storage.changes.read() is None  # reopened, not yet published
+    ticks.t += 1.0
+    world.get("/health")
+    assert world.storage.changes.read() == world.storage.generation()
 
 
 def test_a_mirror_that_cannot_be_opened_allows_reads_but_refuses_writes(
