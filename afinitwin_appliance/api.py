@@ -582,28 +582,13 @@ class Api:
         return record
 
 
-def put_headers(response: bottle.BaseResponse, headers: dict[str, str]) -> None:
-    """Set response headers the appliance itself composed, in one step.
-
-    Bottle's set_header re-validates and re-encodes each value, which cost
-    about a quarter of a cached /preset answer; these values come from our
-    own code (ids, numbers, fixed strings) and are safe by construction.
-    Bottle keys its header store by the title-cased name.
-    """
-    store = response._headers
-    for name, value in headers.items():
-        store[name.title()] = [value]
-
-
 def error_response(error: errors.ApiError, request_id: str) -> bytes:
-    """The envelope as the answer to the current Bottle request."""
-    response = bottle.response
-    response.status = error.status
-    put_headers(
-        response,
-        {"Content-Type": JSON_TYPE, "Cache-Control": "no-store", **error.headers},
-    )
-    return envelope(error, request_id)
+    """error_reply as the answer to the current Bottle request (admin, other paths)."""
+    reply = error_reply(error, request_id)
+    bottle.response.status = reply.status
+    for name, value in reply.headers.items():
+        bottle.response.set_header(name, value)
+    return reply.body
 
 
 def bottle_error(err: bottle.HTTPError) -> bytes:

@@ -58,11 +58,12 @@ class Directory:
         generation = self.storage.generation()
         if now >= self._next_check:
             self._next_check = now + CHECK_SECONDS
-            if changes is None or changes.replaced():
+            lost = changes is None or changes.replaced()
+            if lost:
                 # Missing, deleted or swapped under us: writers now mark the
                 # file at the path, so that is the one to read.
                 self.storage.reopen_changes()
-            elif mirrored != generation:
+            if lost or mirrored != generation:
                 self.storage.republish_changes()
         return generation
 

@@ -49,7 +49,7 @@ def _month(ts: float) -> _Month:
 
 
 def month_and_reset(ts: float) -> tuple[str, int]:
-    """month_of and next_reset at once, for the per-request path."""
+    """The quota month of an instant (YYYY-MM) and the instant it ends."""
     month = _month(ts)
     return month.name, month.ends
 
@@ -57,11 +57,6 @@ def month_and_reset(ts: float) -> tuple[str, int]:
 def month_of(ts: float) -> str:
     """The quota month of an instant, as YYYY-MM."""
     return _month(ts).name
-
-
-def next_reset(ts: float) -> int:
-    """The instant (epoch seconds) at which the month holding ts ends."""
-    return _month(ts).ends
 
 
 def check_limit(value: int) -> int:

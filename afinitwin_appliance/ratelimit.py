@@ -61,8 +61,6 @@ class SlidingWindowLimiter:
 
     def hit(self, bucket: Hashable, limit: int, now: float) -> Decision:
         """Admit or refuse one request for `bucket`, recording it if admitted."""
-        # Every API request passes here twice, so the steps are written out
-        # in one function rather than spread over helpers.
         with self._lock:
             times = self._buckets.get(bucket)
             if times is None:
@@ -73,21 +71,19 @@ class SlidingWindowLimiter:
             horizon = now - self.window
             while times and times[0] <= horizon:
                 times.popleft()
-            count = len(times)
-            allowed = count < limit
+            allowed = len(times) < limit
             if allowed:
                 times.append(now)
-                count += 1
-            oldest = times[0] if times else now
-        reset = math.ceil(oldest + self.window - now) if count else self.window
-        return Decision(allowed, limit, max(limit - count, 0), reset)
+            count, oldest = len(times), times[0] if times else None
+        return self._decision(allowed, count, oldest, limit, now)
 
     def peek(self, bucket: Hashable, limit: int, now: float) -> Decision:
         """The state of a bucket without recording anything."""
         with self._lock:
             times = self._buckets.get(bucket)
             live = [t for t in times if t > now - self.window] if times else []
-            return self._decision(len(live) < limit, deque(live), limit, now)
+        oldest = live[0] if live else None
+        return self._decision(len(live) < limit, len(live), oldest, limit, now)
 
     def _evict(self, now: float) -> None:
         # Look only at the least recently used end: a stale bucket there costs
@@ -102,8 +98,9 @@ class SlidingWindowLimiter:
             del self._buckets[oldest_key]
 
     def _decision(
-        self, allowed: bool, times: deque[float], limit: int, now: float
+        self, allowed: bool, count: int, oldest: float | None, limit: int, now: float
     ) -> Decision:
-        remaining = max(limit - len(times), 0)
-        reset = math.ceil(times[0] + self.window - now) if times else self.window
+        """A bucket holding `count` instants, the oldest at `oldest`."""
+        remaining = max(limit - count, 0)
+        reset = self.window if oldest is None else math.ceil(oldest + self.window - now)
         return Decision(allowed, limit, remaining, reset)

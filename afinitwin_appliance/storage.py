@@ -132,6 +132,11 @@ class Storage:
                 f"{self.path} is not a usable SQLite database: {exc}"
             ) from None
         self.reopen_changes()
+        if self.changes is not None:
+            # At start a busy database may be waited for: the mirror must hold
+            # the counter before requests trust it.
+            with self._write():
+                pass  # publishes the database's counter
         return self
 
     def _connect(self) -> sqlite3.Connection:
@@ -215,6 +220,8 @@ class Storage:
     def reopen_changes(self) -> None:
         """Open the mirror (at start, or after it was deleted or replaced).
 
+        The caller publishes the counter into it.
+
         Without it reads still work, each request asking the database; writes
         are refused while the file exists (see _refuse_unmarked_write). A
         replaced mirror's descriptor is left open, not closed: another thread
@@ -227,7 +234,6 @@ class Storage:
             if str(exc) != self.mirror_problem:  # once, not every second
                 log.warning("%s; every request will read the database", exc)
             self.changes, self.mirror_problem = None, str(exc)
-        self.republish_changes()
 
     def republish_changes(self) -> bool:
         """Publish the database's counter in the mirror, if it can be done now.
