@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT.parent / "shared" / "data" / "snapshots" / "lucia-ortega.yaml"
+SAMPLE = ROOT / "tests" / "data" / "snapshots" / "lucia-ortega.yaml"
 BASE = "/v1/public/twin"
 START_DEADLINE = 30.0
 

@@ -21,7 +21,8 @@ from afinitwin_appliance.storage import Storage
 collect_ignore = ["bench"]
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAPSHOTS = ROOT.parent / "shared" / "data" / "snapshots"
+SNAPSHOTS = ROOT / "tests" / "data" / "snapshots"
+SHARED_SNAPSHOTS = ROOT.parent / "shared" / "data" / "snapshots"
 BASE = "/v1/public/twin"
 
 
@@ -45,9 +46,16 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def settings_with(tmp_path: Path, **env: str) -> config.Settings:
+    """Settings for the test database in tmp_path, with AFINITWIN_* overrides."""
+    return config.load(
+        None, {"AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"), **env}
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> config.Settings:
-    return config.load(None, {"AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db")})
+    return settings_with(tmp_path)
 
 
 @pytest.fixture

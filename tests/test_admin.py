@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 
 from afinitwin_appliance import admins, config, sessions
 from afinitwin_appliance.api import Api
-from conftest import BASE, ROOT, SNAPSHOTS, make_world
+from conftest import BASE, ROOT, SNAPSHOTS, make_world, settings_with
 
 ADMIN = "/admin"
 PASSWORD = "correct horse battery staple"
@@ -309,13 +309,7 @@ def test_sign_in_over_tls_uses_a_host_prefixed_secure_cookie(env):
 
 
 def test_forwarded_proto_counts_only_from_a_trusted_proxy(storage, tmp_path, clock):
-    trusting = config.load(
-        None,
-        {
-            "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
-            "AFINITWIN_SERVER_TRUSTED_PROXIES": "10.0.0.1",
-        },
-    )
+    trusting = settings_with(tmp_path, AFINITWIN_SERVER_TRUSTED_PROXIES="10.0.0.1")
     api, app = fresh_api(storage, trusting, clock)
     proto = {"HTTP_X_FORWARDED_PROTO": "https"}
     proxied = Client(app, remote="10.0.0.1", environ=proto).get("/api/session")

@@ -9,7 +9,7 @@ import pytest
 from afinitwin_appliance import config, quota
 from afinitwin_appliance.admission import client_address
 from afinitwin_appliance.ratelimit import SlidingWindowLimiter
-from conftest import make_world, utc
+from conftest import make_world, settings_with, utc
 
 
 # -- month arithmetic -------------------------------------------------------------
@@ -26,8 +26,8 @@ from conftest import make_world, utc
     ],
 )
 def test_month_and_reset_instant(instant, month, reset):
+    assert quota.month_and_reset(instant) == (month, reset)
     assert quota.month_of(instant) == month
-    assert quota.next_reset(instant) == reset
 
 
 def test_quota_count_restarts_at_midnight_utc_on_the_first(storage, settings, clock):
@@ -111,13 +111,7 @@ def test_each_endpoint_has_its_own_budget(world):
 
 
 def test_per_address_budget_throttles_key_guessing(storage, tmp_path, clock):
-    settings = config.load(
-        None,
-        {
-            "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
-            "AFINITWIN_RATE_LIMITS_PER_ADDRESS_HEALTH": "3",
-        },
-    )
+    settings = settings_with(tmp_path, AFINITWIN_RATE_LIMITS_PER_ADDRESS_HEALTH="3")
     w = make_world(storage, settings, clock)
     codes = [
         w.get("/health", key="atk_live_0badc0de_" + "0" * 32).status_int
@@ -182,13 +176,7 @@ def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy():
 def test_spoofed_forwarded_for_does_not_escape_the_address_budget(
     storage, tmp_path, clock
 ):
-    settings = config.load(
-        None,
-        {
-            "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
-            "AFINITWIN_RATE_LIMITS_PER_ADDRESS_ME": "2",
-        },
-    )
+    settings = settings_with(tmp_path, AFINITWIN_RATE_LIMITS_PER_ADDRESS_ME="2")
     w = make_world(storage, settings, clock)
     codes = [
         w.get("/me", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_int
@@ -198,13 +186,7 @@ def test_spoofed_forwarded_for_does_not_escape_the_address_budget(
 
 
 def test_ipv4_mapped_and_plain_addresses_share_one_budget(storage, tmp_path, clock):
-    settings = config.load(
-        None,
-        {
-            "AFINITWIN_STORAGE_DATABASE": str(tmp_path / "t.db"),
-            "AFINITWIN_RATE_LIMITS_PER_ADDRESS_ME": "2",
-        },
-    )
+    settings = settings_with(tmp_path, AFINITWIN_RATE_LIMITS_PER_ADDRESS_ME="2")
     w = make_world(storage, settings, clock)
     codes = [
         w.get("/me", extra_environ={"REMOTE_ADDR": peer}).status_int

@@ -29,9 +29,9 @@ from afinitwin_appliance.presets import (
     VARIANTS,
     Rendering,
 )
+from conftest import SNAPSHOTS
 
 HERE = Path(__file__).resolve().parent
-SNAPSHOTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "snapshots"
 GOLDEN = HERE / "golden"
 DEMO = HERE.parent / "afinitwin_appliance" / "demo" / "demo-snapshot.yaml"
 

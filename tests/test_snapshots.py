@@ -6,7 +6,6 @@ import copy
 import datetime
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -21,15 +20,15 @@ from afinitwin_appliance.snapshots import (
     summary_fields,
     validate,
 )
+from conftest import SHARED_SNAPSHOTS, SNAPSHOTS
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared/data/snapshots"
 
 LANG_CHOICES = "es, en, fr, de, it, pt"
 NUMBER_IN_STRING = "must be a string, not a number (in YAML, put it in quotes)"
 
 
 def _sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+    return (SNAPSHOTS / name).read_bytes()
 
 
 def _minimal() -> dict:
@@ -1213,3 +1212,11 @@ def test_summary_fields_of_a_document_without_status() -> None:
         "languages": ["es"],
         "hasNarratives": False,
     }
+
+
+@pytest.mark.skipif(
+    not SHARED_SNAPSHOTS.is_dir(), reason="the project's shared data is not beside"
+)
+def test_sample_documents_match_the_shared_ones():
+    for shared in sorted(SHARED_SNAPSHOTS.iterdir()):
+        assert (SNAPSHOTS / shared.name).read_bytes() == shared.read_bytes()

@@ -52,7 +52,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-DEFAULT_SNAPSHOT = ROOT.parent / "shared" / "data" / "snapshots" / "lucia-ortega.yaml"
+DEFAULT_SNAPSHOT = ROOT / "tests" / "data" / "snapshots" / "lucia-ortega.yaml"
 BASE = "/v1/public/twin"
 ENDPOINTS = (
     ("/health", f"{BASE}/health"),

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SNAPSHOT = ROOT.parent / "shared" / "data" / "snapshots" / "lucia-ortega.yaml"
+SNAPSHOT = ROOT / "tests" / "data" / "snapshots" / "lucia-ortega.yaml"
 
 
 def cli(cfg: Path, *args: str, stdin: str | None = None) -> str:
