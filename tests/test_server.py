@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -218,3 +219,50 @@ def test_sigterm_lets_a_request_still_uploading_finish(server):
     assert idle.recv(10) == b""  # the idle keep-alive connection was closed
     sock.close()
     idle.close()
+
+
+def read_response(sock_file):
+    """One HTTP/1.1 response from a socket file: (status, fields, body)."""
+    status = int(sock_file.readline().split()[1])
+    fields = {}
+    while (line := sock_file.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return status, fields, sock_file.read(int(fields["content-length"]))
+
+
+def test_buffered_sends_deliver_pipelined_small_and_large_answers(server):
+    # The server holds header fields back until the body joins them
+    # (server.SEND_BYTES); no answer may stay stuck in that buffer, whether
+    # smaller or larger than the threshold, or queued behind another request.
+    from afinitwin_appliance.server import SEND_BYTES
+
+    key = new_key(server)
+    large_path = "/preset/estandar?format=json&includeNarratives=true"
+    _, _, large = request(server, large_path, key)
+    assert len(large) > SEND_BYTES
+    paths = ["/health", large_path, "/health", large_path]
+    pipelined = b"".join(
+        f"GET {BASE}{p} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Twin-Key: {key}\r\n"
+        f"X-Request-Id: pipe-{i}\r\n\r\n".encode()
+        for i, p in enumerate(paths)
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(pipelined)
+        replies = sock.makefile("rb")
+        answers = [read_response(replies) for _ in paths]
+    assert [a[0] for a in answers] == [200, 200, 200, 200]
+    assert [a[1]["x-request-id"] for a in answers] == [f"pipe-{i}" for i in range(4)]
+    assert answers[1][2] == large and answers[3][2] == large
+    assert json.loads(answers[0][2])["ok"] is True
+    assert json.loads(answers[2][2])["ok"] is True
+
+
+def test_the_server_asks_waitress_for_one_send_per_answer():
+    from afinitwin_appliance.server import SEND_BYTES, Server
+
+    server = Server(lambda environ, start: [], "127.0.0.1", 0, 1)
+    try:
+        assert server.waitress.adj.send_bytes == SEND_BYTES == 9000
+    finally:
+        server.waitress.close()

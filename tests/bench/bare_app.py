@@ -3,9 +3,12 @@
 bench.py loads this and the appliance with the same client, so the ratio of
 the two says how much the appliance's own work costs on top of Waitress. It
 answers every path and method alike, and is started with the appliance's thread
-count so the two differ only in what the application does.
+count. By default it runs on Waitress exactly as Waitress comes; with
+--send-bytes it also takes the send threshold the appliance sets (see
+afinitwin_appliance/server.py), so bench.py can compare the appliance both
+with Waitress out of the box and with Waitress tuned the same way.
 
-Usage: python tests/bench/bare_app.py --port N [--threads 8]
+Usage: python tests/bench/bare_app.py --port N [--threads 8] [--send-bytes N]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import logging
 import signal
 import sys
+import warnings
 
 from waitress.server import create_server
 
@@ -34,12 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--send-bytes", type=int, help="Waitress's send threshold (default: its own)"
+    )
     args = parser.parse_args(argv)
+    tuning = {} if args.send_bytes is None else {"send_bytes": args.send_bytes}
     # Waitress warns "Task queue depth is N" for every request that waits for a
     # thread, which under load is nearly every one; the yardstick should cost
     # Waitress's serving only, not a log line per request.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    server = create_server(app, host=args.host, port=args.port, threads=args.threads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # send_bytes
+        server = create_server(
+            app, host=args.host, port=args.port, threads=args.threads, **tuning
+        )
     # SIGTERM from the benchmark should end the process quietly, not with a trace.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"bare app on http://{args.host}:{args.port}/", flush=True)

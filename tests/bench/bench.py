@@ -11,7 +11,13 @@ What it does, in one run:
     quota (the maximum, 1,000,000) is counted in SQLite on every /preset request
     exactly as in production;
   * starts the appliance (`python -m afinitwin_appliance ... serve`) and
-    bare_app.py with the same thread count, both pinned to one core;
+    bare_app.py twice with the same thread count, all pinned to one core: the
+    "bare app" on Waitress as it comes (the yardstick the targets are set
+    against), and the "bare tuned" with the Waitress setting the appliance
+    ships (server.SEND_BYTES: header fields and body leave in one send). The
+    second ratio says how much the application's own work costs with the
+    server's share made equal; the first says what an integrator gets
+    against plain Waitress;
   * loads each with wrk pinned to the other core, same connections and
     duration, one server at a time, after a short warm-up;
   * tops the appliance up to at least 100,000 requests and reads its resident
@@ -52,6 +58,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+# The bare tuned app takes the appliance's own setting, from the work tree
+# even when the package is not installed.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from afinitwin_appliance.server import SEND_BYTES  # noqa: E402
 DEFAULT_SNAPSHOT = ROOT / "tests" / "data" / "snapshots" / "lucia-ortega.yaml"
 BASE = "/v1/public/twin"
 ENDPOINTS = (
@@ -59,6 +70,7 @@ ENDPOINTS = (
     ("/preset", f"{BASE}/preset/estandar?format=md"),
 )
 SERVER_CPU, CLIENT_CPU = "0", "1"
+BARE, TUNED = "bare app", "bare tuned"
 TICKS = os.sysconf("SC_CLK_TCK")
 OTHER_CPU_WARN = 0.05
 QUIET_PATIENCE = 30.0
@@ -197,6 +209,13 @@ class Served:
                 self.proc.kill()
                 self.proc.wait()
         self._out.close()
+
+
+def bare_app(name: str, folder: Path, threads: int, *options: str) -> Served:
+    port = free_port()
+    argv = [sys.executable, str(HERE / "bare_app.py"), "--port", str(port)]
+    argv += ["--threads", str(threads), *options]
+    return Served(name, argv, port, folder / f"{name.replace(' ', '-')}.log")
 
 
 def check_tools(profile: bool) -> None:
@@ -568,21 +587,10 @@ def measure(
         folder / "appliance.log",
     )
     servers.append(appliance)
-    port = free_port()
-    bare = Served(
-        "bare app",
-        [
-            sys.executable,
-            str(HERE / "bare_app.py"),
-            "--port",
-            str(port),
-            "--threads",
-            str(args.threads),
-        ],
-        port,
-        folder / "bare.log",
-    )
+    bare = bare_app(BARE, folder, args.threads)
     servers.append(bare)
+    tuned = bare_app(TUNED, folder, args.threads, "--send-bytes", str(SEND_BYTES))
+    servers.append(tuned)
 
     for _, path in ENDPOINTS:
         status, body, _ = get(appliance.url(path), key)
@@ -613,14 +621,14 @@ def measure(
             for _ in range(args.rounds):
                 # Alternate the two servers within a cell so drift and other
                 # load hit both alike, and the ratio compares neighbours.
-                for server in (bare, appliance):
+                for server in (bare, tuned, appliance):
                     if args.warmup > 0:
                         wrk(server, path, key, conns, args.warmup, script)
                     wait_until_quiet(patience=QUIET_PATIENCE)
                     run = wrk(server, path, key, conns, args.duration, script)
                     rounds[(label, conns, server.name)].append(run)
                     print(
-                        f"  {label:8} c={conns:<3} {server.name:9} {run.rps:9,.0f} req/s"
+                        f"  {label:8} c={conns:<3} {server.name:10} {run.rps:9,.0f} req/s"
                         f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
                         f"  server CPU {100 * run.server_cpu:4.0f}%"
                         f"  other CPU {100 * run.other_cpu:4.0f}%",
@@ -638,21 +646,27 @@ def measure(
 
     print()
     print(
-        f"{'endpoint':9} {'conns':>5}  {'server':9} {'req/s':>9} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'non-2xx':>8} {'sock err':>8} {'other CPU':>9}  {'ratio':>6}"
+        f"{'endpoint':9} {'conns':>5}  {'server':10} {'req/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'non-2xx':>8} {'sock err':>8} {'other CPU':>9}  "
+        f"{'ratio':>6} {'vs tuned':>8}"
     )
-    print("-" * 94)
+    print("-" * 105)
     noisy = False
     for label, _ in ENDPOINTS:
         for conns in connections:
-            base = results[(label, conns, "bare app")]
-            for name in ("bare app", "appliance"):
+            base = results[(label, conns, BARE)]
+            like = results[(label, conns, TUNED)]
+            for name in (BARE, TUNED, "appliance"):
                 run = results[(label, conns, name)]
-                ratio = f"{run.rps / base.rps:6.2f}" if name == "appliance" else ""
+                ratio = (
+                    f"{run.rps / base.rps:6.2f} {run.rps / like.rps:8.2f}"
+                    if name == "appliance"
+                    else ""
+                )
                 flag = "*" if run.other_cpu > OTHER_CPU_WARN else " "
                 noisy = noisy or flag == "*"
                 print(
-                    f"{label:9} {conns:>5}  {name:9} {run.rps:9,.0f} {run.p50_ms:8.2f} "
+                    f"{label:9} {conns:>5}  {name:10} {run.rps:9,.0f} {run.p50_ms:8.2f} "
                     f"{run.p99_ms:8.2f} {run.bad_status:>8} {run.socket_errors:>8} "
                     f"{100 * run.other_cpu:8.0f}%{flag} {ratio}"
                 )
@@ -677,11 +691,13 @@ def measure(
     for label, _ in ENDPOINTS:
         for conns in connections:
             app_run = results[(label, conns, "appliance")]
-            ratio = app_run.rps / results[(label, conns, "bare app")].rps
+            ratio = app_run.rps / results[(label, conns, BARE)].rps
+            like = app_run.rps / results[(label, conns, TUNED)].rps
             target = RATIO_TARGETS[label]
             print(
                 f"  {verdict(ratio >= target)}  {label} throughput at {conns} connections: "
-                f"{ratio:.2f} of the bare app (target >= {target:.2f})"
+                f"{ratio:.2f} of the bare app (target >= {target:.2f});"
+                f" {like:.2f} of the bare tuned"
             )
     p99_conns = 16 if 16 in connections else low
     p99 = results[("/preset", p99_conns, "appliance")].p99_ms
