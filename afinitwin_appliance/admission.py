@@ -13,8 +13,7 @@ the seconds until that budget frees up (`"minute";r=59;t=60`).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from . import errors, keys, quota
 from .clock import Clock
@@ -28,8 +27,9 @@ from .ratelimit import Decision, SlidingWindowLimiter
 from .storage import Storage
 
 
-@dataclass
-class Admitted:
+class Admitted(NamedTuple):
+    """A request that passed admission (a NamedTuple: see ratelimit.Decision)."""
+
     key: ApiKey
     owner: Owner
     quota: QuotaState

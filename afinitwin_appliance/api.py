@@ -29,7 +29,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 from urllib.parse import parse_qsl, quote
 
 import bottle
@@ -137,15 +137,24 @@ class RenderCache:
         self._lock = threading.Lock()
         self.document = functools.lru_cache(maxsize=64)(storage.snapshot_document)
 
-    def get(self, snapshot_id: str, **query: Any) -> presets.Rendering:
-        cache_key = (snapshot_id, *sorted(query.items()))
+    def get(
+        self, snapshot_id: str, preset: str, query: PresetQuery
+    ) -> presets.Rendering:
+        # The purchase id only chose the snapshot; the rest is the rendering.
+        cache_key = (snapshot_id, preset, *query[:4])
         with self._lock:
             hit = self._renderings.get(cache_key)
             if hit is not None:
                 self._renderings.move_to_end(cache_key)
                 return hit
         rendering = presets.render(
-            self.document(snapshot_id), snapshot_id=snapshot_id, **query
+            self.document(snapshot_id),
+            snapshot_id=snapshot_id,
+            preset=preset,
+            fmt=query.fmt,
+            lang=query.lang,
+            variant=query.variant,
+            include_narratives=query.include_narratives,
         )
         with self._lock:
             self._renderings[cache_key] = rendering
@@ -157,9 +166,12 @@ class RenderCache:
 STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in http.HTTPStatus}
 
 
-@dataclass
-class Reply:
-    """A handler's answer; the entry adds the admission and request-id fields."""
+class Reply(NamedTuple):
+    """A handler's answer; the entry adds the admission and request-id fields.
+
+    A NamedTuple, made on every request, for the reason given at
+    ratelimit.Decision.
+    """
 
     body: bytes
     headers: dict[str, str]
@@ -290,7 +302,9 @@ class Api:
         try:
             if path.startswith(PUBLIC_PREFIX):
                 code, headers, body = self._public(environ, path, request_id)
-                start(STATUS_LINES[code], headers)
+                headers.append(("X-Request-Id", request_id))
+                status = str(code)
+                start_response(STATUS_LINES[code], headers)
                 return [body]
             return self.app(environ, start)
         except StorageError as exc:
@@ -510,8 +524,8 @@ class Api:
             raise errors.PresetNotFound(
                 "No preset has this name.", details={"presets": list(presets.PRESETS)}
             )
-        record = self._chosen_snapshot(ok, query.pop("purchaseId"))
-        rendering = self.renderings.get(record.snapshot_id, preset=slug, **query)
+        record = self._chosen_snapshot(ok, query.purchase_id)
+        rendering = self.renderings.get(record.snapshot_id, slug, query)
 
         headers = {
             "ETag": rendering.etag,
@@ -613,8 +627,33 @@ def bottle_error(err: bottle.HTTPError) -> bytes:
     return error_response(error, request_id)
 
 
-def preset_query(query_string: str) -> dict[str, Any]:
-    """Read /preset's query: unknown parameters ignored, known ones checked once."""
+class PresetQuery(NamedTuple):
+    # The first four fields are the rendering's parameters (RenderCache).
+    fmt: str
+    lang: str | None  # None: the snapshot's primary language
+    variant: str
+    include_narratives: bool
+    purchase_id: str | None  # None: the newest ready snapshot
+
+
+# Query strings longer than this are parsed every time, not remembered: the
+# cache holds client-chosen text and must stay small.
+MAX_CACHED_QUERY = 200
+
+
+def preset_query(query_string: str) -> PresetQuery:
+    """Read /preset's query: unknown parameters ignored, known ones checked once.
+
+    An integrator sends the same few queries again and again, and parsing one
+    cost more than the rest of the handler, so the last few hundred answers
+    are kept (a refusal is an exception, never kept).
+    """
+    if len(query_string) <= MAX_CACHED_QUERY:
+        return _remembered_query(query_string)
+    return _parse_preset_query(query_string)
+
+
+def _parse_preset_query(query_string: str) -> PresetQuery:
     seen: dict[str, list[str]] = {}
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         if name in PRESET_PARAMS:
@@ -648,13 +687,16 @@ def preset_query(query_string: str) -> dict[str, Any]:
             "The parameter purchaseId must be a snapshot id.",
             details={"parameter": "purchaseId"},
         )
-    return {
-        "fmt": pick("format", "json"),
-        "lang": pick("lang", None),
-        "variant": pick("variant", "generic"),
-        "include_narratives": BOOLEANS[narratives],
-        "purchaseId": purchase_id,
-    }
+    return PresetQuery(
+        fmt=pick("format", "json"),
+        lang=pick("lang", None),
+        variant=pick("variant", "generic"),
+        include_narratives=BOOLEANS[narratives],
+        purchase_id=purchase_id,
+    )
+
+
+_remembered_query = functools.lru_cache(maxsize=256)(_parse_preset_query)
 
 
 def read_json_body(environ: dict[str, Any]) -> Any:

@@ -231,6 +231,33 @@ def test_bad_or_repeated_query_values_are_invalid_parameter(world, query, param)
     assert resp.json["error"]["details"]["parameter"] == param
 
 
+def test_remembered_queries_answer_like_fresh_ones(world):
+    # api.preset_query keeps parsed query strings; a refusal is never kept,
+    # and a long query string is parsed every time, not remembered.
+    from afinitwin_appliance import api
+
+    for _ in range(2):
+        refused = world.get("/preset/estandar?format=md&format=json")
+        assert refused.status_int == 400
+        assert refused.json["error"]["details"]["parameter"] == "format"
+    padding = "&pad=" + "x" * api.MAX_CACHED_QUERY
+    short = world.get("/preset/estandar?format=md&lang=de")
+    long = world.get(f"/preset/estandar?format=md&lang=de{padding}")
+    assert short.status_int == long.status_int == 200
+    assert short.body == long.body
+    assert long.headers["Content-Language"] == "de, es"  # she quotes Spanish
+    remembered = api._remembered_query.cache_info().currsize
+    world.get(f"/preset/estandar?format=md&lang=fr{padding}")
+    assert api._remembered_query.cache_info().currsize == remembered
+    assert api.preset_query("format=yaml&includeNarratives=TRUE") == api.PresetQuery(
+        fmt="yaml",
+        lang=None,
+        variant="generic",
+        include_narratives=True,
+        purchase_id=None,
+    )
+
+
 def test_invalid_parameter_lists_the_allowed_values(world):
     resp = world.get("/preset/estandar?variant=llama")
     assert resp.json["error"]["details"] == {

@@ -63,6 +63,7 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from afinitwin_appliance.server import SEND_BYTES  # noqa: E402
+
 DEFAULT_SNAPSHOT = ROOT / "tests" / "data" / "snapshots" / "lucia-ortega.yaml"
 BASE = "/v1/public/twin"
 ENDPOINTS = (
