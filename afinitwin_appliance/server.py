@@ -47,6 +47,40 @@ def _waitress_tuning() -> dict[str, Any]:
     return {"send_bytes": SEND_BYTES} if hasattr(Adjustments, "send_bytes") else {}
 
 
+class Channel(HTTPChannel):
+    """Waitress's connection, made right for output held below send_bytes.
+
+    Waitress's event loop sends held output only once no request of the
+    connection is queued or running. Two things went wrong with that (found
+    by pipelining a quick request before one that waits for the database):
+    the quick answer waited, whole, for the slow request to finish; and all
+    that while writable() said there was output, so the loop spun on a core.
+    """
+
+    def service(self) -> None:
+        # A pipelined request: the answers before it are complete, so they
+        # go now, before this one runs. Under the output lock, as Waitress's
+        # own worker-side sends are; the event loop never sends without it
+        # while a request is queued.
+        if self.total_outbufs_len:
+            with self.outbuf_lock:
+                _, failed = self._flush_exception(self._flush_some, do_close=False)
+            if failed:
+                self.server.pull_trigger()
+        super().service()
+
+    def writable(self) -> bool:
+        # While a request runs, held output is the worker's to send (at
+        # send_bytes, or when its request is done and wakes the loop).
+        if (
+            self.requests
+            and self.total_outbufs_len < self.adj.send_bytes
+            and not (self.will_close or self.close_when_flushed)
+        ):
+            return False
+        return bool(HTTPChannel.writable(self))
+
+
 class Server:
     def __init__(
         self, app: Any, host: str, port: int, threads: int, drain_timeout: float = 30.0
@@ -73,6 +107,8 @@ class Server:
                 max_request_body_size=16 * 1024 * 1024,
                 **_waitress_tuning(),
             )
+        for listener in self._listeners():
+            listener.channel_class = Channel
 
     @property
     def addresses(self) -> list[tuple[str, int]]:

@@ -266,3 +266,64 @@ def test_the_server_asks_waitress_for_one_send_per_answer():
         assert server.waitress.adj.send_bytes == SEND_BYTES == 9000
     finally:
         server.waitress.close()
+
+
+def test_a_pipelined_answer_does_not_wait_for_the_slow_request_behind_it(server):
+    # /health is answered at once; /me, pipelined behind it, waits for a
+    # database write lock held here. The /health answer must arrive while
+    # /me still waits (server.Channel.service), not when /me is done.
+    import sqlite3
+
+    key = new_key(server)
+    holder = sqlite3.connect(
+        server.config_path.parent / "data" / "afinitwin.db", isolation_level=None
+    )
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=4) as sock:
+            sock.sendall(
+                b"".join(
+                    f"GET {BASE}{path} HTTP/1.1\r\nHost: x\r\nX-Twin-Key: {key}\r\n"
+                    f"X-Request-Id: {rid}\r\n\r\n".encode()
+                    for path, rid in (("/health", "quick"), ("/me", "slow"))
+                )
+            )
+            replies = sock.makefile("rb")
+            status, fields, _ = read_response(replies)  # times out if held
+            assert (status, fields["x-request-id"]) == (200, "quick")
+            holder.execute("ROLLBACK")
+            sock.settimeout(30)
+            status, fields, body = read_response(replies)
+            assert (status, fields["x-request-id"]) == (200, "slow")
+            assert json.loads(body)["quota"]["used"] == 1
+    finally:
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        holder.close()
+
+
+@pytest.mark.parametrize(
+    "requests,held,closing,writable",
+    [
+        (["running"], 500, False, False),  # the worker sends it, or wakes the loop
+        (["running"], 9000, False, True),  # at send_bytes: the loop may send
+        (["running"], 500, True, True),  # closing: the loop must get to it
+        ([], 500, False, True),  # no request left: the loop sends
+        ([], 0, False, False),  # nothing to send
+    ],
+)
+def test_the_event_loop_leaves_held_output_to_a_running_request(
+    requests, held, closing, writable
+):
+    from types import SimpleNamespace
+
+    from afinitwin_appliance.server import SEND_BYTES, Channel
+
+    channel = SimpleNamespace(
+        requests=requests,
+        total_outbufs_len=held,
+        adj=SimpleNamespace(send_bytes=SEND_BYTES),
+        will_close=closing,
+        close_when_flushed=False,
+    )
+    assert Channel.writable(channel) is writable
