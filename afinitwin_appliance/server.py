@@ -69,6 +69,21 @@ class Channel(HTTPChannel):
                 self.server.pull_trigger()
         super().service()
 
+    def handle_write(self) -> None:
+        # Once no request is queued, Waitress's loop sends without the
+        # output lock, yet a worker may be sending under it right then (the
+        # 100 Continue of a request read while others ran): both sent the
+        # same bytes, and with output held that was whole answers, twice and
+        # out of order. The loop now sends only holding the lock; if a worker
+        # has it, the loop asks again on its next turn. (The lock is
+        # reentrant, as Waitress's own locked paths below expect.)
+        if not self.outbuf_lock.acquire(blocking=False):
+            return
+        try:
+            super().handle_write()
+        finally:
+            self.outbuf_lock.release()
+
     def writable(self) -> bool:
         # While a request runs, held output is the worker's to send (at
         # send_bytes, or when its request is done and wakes the loop).
