@@ -342,6 +342,10 @@ def cmd_serve(
 
 def _port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As Waitress binds: connections of a server that just stopped may
+        # linger in TIME_WAIT without making the port busy; a live listener
+        # still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

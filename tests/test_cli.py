@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from conftest import SNAPSHOTS, cli
 
 KEY_RE = re.compile(r"atk_live_[0-9a-f]{8}_[0-9a-f]{32}")
@@ -346,3 +348,27 @@ def test_list_json_into_a_closed_pipe_is_quiet(appliance_dir):
         ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True
     )
     assert "Traceback" not in r.stderr
+
+
+def test_demo_port_check_takes_a_port_only_old_connections_linger_on():
+    # A restarted demo found its port "in use": the previous server had
+    # closed its keep-alive connections first, leaving them in TIME_WAIT,
+    # and the check bound without SO_REUSEADDR (Waitress binds with it).
+    import socket
+
+    from afinitwin_appliance import cli as cli_module
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server's end closes first: TIME_WAIT on its port
+    assert client.recv(1) == b""
+    client.close()
+    with pytest.raises(cli_module.CliError, match=f"cannot listen on 127.0.0.1:{port}"):
+        cli_module._port_free("127.0.0.1", port)  # still listening: refused
+    listener.close()
+    cli_module._port_free("127.0.0.1", port)  # only TIME_WAIT left: free
