@@ -485,6 +485,16 @@ def test_generic_md_and_txt_are_the_same_body(lucia):
     assert render(lucia, fmt="md").body == render(lucia, fmt="txt").body
 
 
+def test_txt_keeps_each_variants_order_in_the_generic_layout(lucia):
+    # README, "Rendering": gpt and generic both put the behavioural
+    # instructions first, so their txt bodies are the same; gemini's are last.
+    generic = render(lucia, fmt="txt", variant="generic").body
+    assert render(lucia, fmt="txt", variant="gpt").body == generic
+    gemini = render(lucia, fmt="txt", variant="gemini").body
+    assert gemini != generic
+    assert sorted(gemini.splitlines()) == sorted(generic.splitlines())
+
+
 def test_claude_keeps_its_tags_in_txt_and_drops_markdown(lucia):
     body = text(lucia, fmt="txt", lang="en", variant="claude", include_narratives=True)
     opened = re.findall(r"^<(\w+)>$", body, flags=re.MULTILINE)
