@@ -194,12 +194,13 @@ def health_body(
     )
 
 
+def private_json_fields() -> dict[str, str]:
+    """The fields of a JSON answer about one key (a new dict: replies add to it)."""
+    return {"Content-Type": JSON_TYPE, "Cache-Control": "private, no-store"}
+
+
 def json_reply(obj: Any, status: int = 200) -> Reply:
-    return Reply(
-        dumps(obj),
-        {"Content-Type": JSON_TYPE, "Cache-Control": "private, no-store"},
-        status,
-    )
+    return Reply(dumps(obj), private_json_fields(), status)
 
 
 def error_reply(error: errors.ApiError, request_id: str) -> Reply:
@@ -311,7 +312,6 @@ class Api:
             # The database or its change mirror cannot be written right now
             # (the log says why); the client may retry, so not a 500.
             log.warning("request %s: %s", loggable(request_id), exc)
-            status = 503
             return self._raw_error(
                 errors.ServiceUnavailable(
                     "Storage cannot be written right now; retry shortly.",
@@ -453,9 +453,7 @@ class Api:
 
     def health(self, ok: Admitted, environ: dict[str, Any]) -> Reply:
         body = health_body(ok.key.key_id, ok.owner.owner_id, ok.key.scopes, int(ok.now))
-        return Reply(
-            body, {"Content-Type": JSON_TYPE, "Cache-Control": "private, no-store"}
-        )
+        return Reply(body, private_json_fields())
 
     def me(self, ok: Admitted, environ: dict[str, Any]) -> Reply:
         owner, snapshots = ok.owner, self.storage.list_snapshots(ok.owner.owner_id)

@@ -55,10 +55,14 @@ class ChangeMirror:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
         self._inode = os.fstat(self._fd).st_ino
 
+    @staticmethod
+    def path_beside(database: Path) -> Path:
+        return database.with_name(database.name + "-changes")
+
     @classmethod
     def beside(cls, database: Path) -> ChangeMirror:
         """The mirror of a database; MirrorUnavailable if it cannot be opened."""
-        path = database.with_name(database.name + "-changes")
+        path = cls.path_beside(database)
         try:
             mode = stat.S_IMODE(os.stat(database).st_mode) & 0o666
             return cls(path, mode)

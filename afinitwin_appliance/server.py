@@ -107,6 +107,7 @@ class Server:
         # Threads that run beside the server (the webhook sender): told to
         # stop with it, waited for once the requests in flight are done.
         self.background: list[Any] = []
+        tuning = _waitress_tuning()
         with warnings.catch_warnings():
             # The deprecation warning for send_bytes; the choice is explained
             # at SEND_BYTES.
@@ -121,9 +122,9 @@ class Server:
                 # Limitation: a body over this size is refused by Waitress
                 # itself, with a plain-text 413 rather than the JSON envelope.
                 max_request_body_size=16 * 1024 * 1024,
-                **_waitress_tuning(),
+                **tuning,
             )
-        if "send_bytes" in _waitress_tuning():
+        if "send_bytes" in tuning:
             for listener in self._listeners():
                 listener.channel_class = Channel
 

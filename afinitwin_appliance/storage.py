@@ -190,17 +190,34 @@ class Storage:
         conn = self._connect()
         with self._write_lock, _unavailable_when_busy:
             conn.execute("BEGIN IMMEDIATE")
-            # Until this write is published, readers ask the database itself
-            # whether keys, owners or snapshots changed (see changes.py).
-            mark = self.changes.mark() if self.changes is not None else None
+            mark = None
             try:
+                # Until this write is published, readers ask the database
+                # itself whether keys, owners or snapshots changed (changes.py).
+                mark = self._mark()
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                # Inside the try, a mark that fails is rolled back too: the
+                # thread's connection must not stay in this transaction.
+                # (SQLite has already rolled back after some errors.)
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 self._publish(conn, mark)
                 raise
             conn.execute("COMMIT")
             self._publish(conn, mark)
+
+    def _mark(self) -> int | None:
+        if self.changes is None:
+            return None
+        try:
+            return self.changes.mark()
+        except OSError as exc:
+            # A full or failing disk: the write cannot be marked, so it is
+            # not made; the request answers 503, not 500.
+            raise StorageError(
+                f"cannot mark the change mirror {self.changes.path}: {exc}"
+            ) from None
 
     def _publish(self, conn: sqlite3.Connection, mark: int | None) -> None:
         if self.changes is not None and mark is not None:
@@ -210,8 +227,7 @@ class Storage:
     def _refuse_unmarked_write(self) -> None:
         # A running appliance that reads the mirror would not see a change
         # made without marking it, and revocation must be seen at once.
-        mirror = self.path.with_name(self.path.name + "-changes")
-        if mirror.exists():
+        if ChangeMirror.path_beside(self.path).exists():
             raise StorageError(
                 f"{self.mirror_problem}: a running appliance reads that file"
                 " to see changes at once, so nothing was changed"

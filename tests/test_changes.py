@@ -328,3 +328,24 @@ def test_cli_snapshot_import_is_served_by_the_running_server_at_once(server):
     status, headers, _ = request(server, "/preset/estandar?format=md", key)
     assert status == 200
     assert headers["X-Twin-Snapshot-Id"] == "snp_tom_2026_10"
+
+
+def test_a_write_whose_mark_fails_is_refused_and_leaves_its_connection_usable(
+    tmp_path, monkeypatch
+):
+    # A full or failing disk under the mirror: the write is not made (503 in
+    # a request), and the thread's connection is not left inside it.
+    storage = Storage(tmp_path / "t.db").open()
+
+    def failing_mark():
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage.changes, "mark", failing_mark)
+    with pytest.raises(StorageError, match="cannot mark the change mirror"):
+        manage.add_owner(storage, FakeClock(), "Nobody")
+    assert storage.list_owners() == []
+    monkeypatch.undo()
+    owner = manage.add_owner(storage, FakeClock(), "Somebody")
+    assert [o.owner_id for o in storage.list_owners()] == [owner.owner_id]
+    assert storage.changes.read() == storage.generation()
+    storage.close()
